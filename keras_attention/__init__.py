@@ -1,0 +1,15 @@
+"""Attention layers, attentive decoders and beam search for Keras 3."""
+
+from keras_attention import layers
+from keras_attention.layers import BahdanauAttention
+from keras_attention.layers import LuongAttention
+from keras_attention.layers import MultiHeadAttention
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BahdanauAttention",
+    "LuongAttention",
+    "MultiHeadAttention",
+    "layers",
+]

@@ -1,0 +1,15 @@
+"""Attention layers: Bahdanau, Luong and multi-head."""
+
+from keras_attention.layers.bahdanau_attention import BahdanauAttention
+from keras_attention.layers.base_attention import BaseAttention
+from keras_attention.layers.luong_attention import LuongAttention
+from keras_attention.layers.masked_softmax import masked_softmax
+from keras_attention.layers.multi_head_attention import MultiHeadAttention
+
+__all__ = [
+    "BahdanauAttention",
+    "BaseAttention",
+    "LuongAttention",
+    "MultiHeadAttention",
+    "masked_softmax",
+]

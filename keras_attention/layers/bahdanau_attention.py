@@ -1,0 +1,189 @@
+"""Bahdanau (additive) attention."""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_attention.layers.base_attention import BaseAttention
+
+
+@keras.saving.register_keras_serializable(package="keras_attention")
+class BahdanauAttention(BaseAttention):
+    """Additive attention of Bahdanau et al. (2014), with its own weights.
+
+    The score of query `q_i` against key `k_j` is
+
+    `e_ij = v^T tanh(W_q q_i + W_k k_j + b)`
+
+    followed by a masked softmax over `j` and a weighted sum of the values.
+    Unlike `keras.layers.AdditiveAttention`, which scores `q + k` directly,
+    this layer owns the projections `W_q`, `W_k`, the vector `v` and the bias
+    `b`, as in the paper. With `normalize=True` the score vector is weight
+    normalized, `v = g v / ||v||` with a learned scalar `g` (Salimans and
+    Kingma, 2016), which helps training with large `units`.
+
+    `W_k k` does not depend on the decoder, so a step-by-step decoder
+    computes it once with `precompute_memory()`.
+
+    Args:
+        units: Positive integer, the size of the hidden layer of the score
+            network (the dimension of `W_q q` and `W_k k`).
+        normalize: Whether to weight-normalize the score vector `v`.
+        use_bias: Whether to add the bias `b` inside the `tanh`.
+        dropout: Float in `[0, 1)`, fraction of the attention weights to drop
+            during training.
+        kernel_initializer: Initializer of `W_q`, `W_k` and `v`.
+        bias_initializer: Initializer of `b`.
+        kernel_regularizer: Optional regularizer of `W_q`, `W_k` and `v`.
+        bias_regularizer: Optional regularizer of `b`.
+        **kwargs: Base layer arguments such as `name` and `dtype`.
+
+    Call arguments:
+        query: Query tensor `[batch, Tq, dim]`, or one decoder step
+            `[batch, dim]`.
+        value: Value tensor `[batch, Tv, dim_v]`, or the dict returned by
+            `precompute_memory()`.
+        key: Optional key tensor `[batch, Tv, dim_k]`; defaults to `value`.
+        query_mask: Optional boolean `[batch, Tq]`; masked query steps give
+            zero outputs. Defaults to the Keras mask of `query`.
+        value_mask: Optional boolean `[batch, Tv]`; masked positions get
+            exactly zero weight. Defaults to the Keras mask of `value`.
+        use_causal_mask: Whether query step `i` may only attend to value steps
+            `<= query_start_index + i`.
+        return_attention_scores: Whether to also return the weights.
+        training: Whether dropout is active.
+        query_start_index: Position of the first query step in the whole
+            target sequence (for causal masking while decoding step by step).
+
+    Returns:
+        The context `[batch, Tq, dim_v]` (`[batch, dim_v]` for one step) and,
+        with `return_attention_scores=True`, the weights `[batch, Tq, Tv]`
+        (`[batch, Tv]` for one step).
+
+    Example:
+
+    >>> encoder_outputs = keras.random.normal((2, 7, 32))
+    >>> decoder_outputs = keras.random.normal((2, 5, 16))
+    >>> attention = keras_attention.layers.BahdanauAttention(units=24)
+    >>> context, weights = attention(
+    ...     decoder_outputs, encoder_outputs, return_attention_scores=True
+    ... )
+    >>> context.shape, weights.shape
+    ((2, 5, 32), (2, 5, 7))
+
+    References:
+        - [Bahdanau et al., 2014](https://arxiv.org/abs/1409.0473),
+          section 3.1 and appendix A.1.2 (the alignment model).
+        - [Salimans and Kingma, 2016](https://arxiv.org/abs/1602.07868),
+          equation 2 (weight normalization).
+    """
+
+    def __init__(
+        self,
+        units,
+        normalize=False,
+        use_bias=True,
+        dropout=0.0,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(dropout=dropout, **kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+            raise ValueError(
+                f"`units` must be a positive integer. Received: units={units}"
+            )
+        self.units = units
+        self.normalize = normalize
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        dense_args = dict(
+            units=units,
+            use_bias=False,
+            kernel_initializer=self.kernel_initializer,
+            kernel_regularizer=self.kernel_regularizer,
+            dtype=self.dtype_policy,
+        )
+        self._query_dense = keras.layers.Dense(
+            name="query_projection", **dense_args
+        )
+        self._key_dense = keras.layers.Dense(
+            name="key_projection", **dense_args
+        )
+
+    def _build_memory_layers(self, key_shape):
+        self._key_dense.build(key_shape)
+
+    def _build_query_layers(self, query_shape, key_shape):
+        self._query_dense.build(query_shape)
+        self.score_vector = self.add_weight(
+            name="score_vector",
+            shape=(self.units,),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+        self.score_bias = None
+        if self.use_bias:
+            self.score_bias = self.add_weight(
+                name="score_bias",
+                shape=(self.units,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+            )
+        self.score_scale = None
+        if self.normalize:
+            self.score_scale = self.add_weight(
+                name="score_scale",
+                shape=(),
+                initializer=keras.initializers.Constant(
+                    math.sqrt(1.0 / self.units)
+                ),
+            )
+
+    def _project_memory(self, key):
+        return {"key": self._key_dense(key)}
+
+    def _compute_scores(self, query, memory, query_start_index):
+        projected_query = self._query_dense(query)
+        hidden = ops.expand_dims(projected_query, 2) + ops.expand_dims(
+            memory["key"], 1
+        )
+        if self.score_bias is not None:
+            hidden = hidden + self.score_bias
+        score_vector = self.score_vector
+        if self.normalize:
+            score_vector = (
+                self.score_scale
+                * score_vector
+                / ops.sqrt(ops.sum(ops.square(score_vector)))
+            )
+        return ops.sum(score_vector * ops.tanh(hidden), axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "normalize": self.normalize,
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(
+                    self.bias_initializer
+                ),
+                "kernel_regularizer": keras.regularizers.serialize(
+                    self.kernel_regularizer
+                ),
+                "bias_regularizer": keras.regularizers.serialize(
+                    self.bias_regularizer
+                ),
+            }
+        )
+        return config
