@@ -24,3 +24,27 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared datasets not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+def gradient(function, inputs):
+    """d sum(function(inputs)) / d inputs with the active backend's autodiff."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        inputs = tf.convert_to_tensor(inputs)
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            total = tf.reduce_sum(function(inputs))
+        return tape.gradient(total, inputs).numpy()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(
+            jax.grad(lambda x: function(x).sum())(jax.numpy.asarray(inputs))
+        )
+    import torch
+
+    inputs = torch.tensor(inputs, requires_grad=True)
+    function(inputs).sum().backward()
+    return inputs.grad.numpy()

@@ -3,51 +3,55 @@
 from keras import ops
 
 
-def _shape(tensor):
-    return tuple(tensor.shape)
-
-
 def check_query_and_value(query, value, key=None):
     """Checks ranks and static lengths of the call inputs.
 
-    Only static dimensions are checked; dynamic ones (`None`) are trusted.
+    Takes tensors or shapes. Only static dimensions are checked; dynamic ones
+    (`None`) are trusted.
     """
-    if len(query.shape) not in (2, 3):
+    query, value = _shape(query), _shape(value)
+    key = None if key is None else _shape(key)
+    if len(query) not in (2, 3):
         raise ValueError(
             "`query` must have rank 2 ([batch, dim], one decoder step) or 3 "
-            f"([batch, Tq, dim]). Received: query.shape={_shape(query)}"
+            f"([batch, Tq, dim]). Received: query.shape={query}"
         )
-    if len(value.shape) != 3:
+    if len(value) != 3:
         raise ValueError(
             "`value` must have rank 3 ([batch, Tv, dim]). "
-            f"Received: value.shape={_shape(value)}"
+            f"Received: value.shape={value}"
         )
-    if len(query.shape) == 3 and query.shape[1] == 0:
+    if len(query) == 3 and query[1] == 0:
         raise ValueError(
             "`query` must hold at least one time step. "
-            f"Received: query.shape={_shape(query)}"
+            f"Received: query.shape={query}"
         )
-    if value.shape[1] == 0:
+    if value[1] == 0:
         raise ValueError(
             "`value` must hold at least one time step. "
-            f"Received: value.shape={_shape(value)}"
+            f"Received: value.shape={value}"
         )
     if key is None:
         return
-    if len(key.shape) != 3:
+    if len(key) != 3:
         raise ValueError(
             "`key` must have rank 3 ([batch, Tv, dim]). "
-            f"Received: key.shape={_shape(key)}"
+            f"Received: key.shape={key}"
         )
     for axis, name in ((0, "batch size"), (1, "length")):
-        key_dim, value_dim = key.shape[axis], value.shape[axis]
+        key_dim, value_dim = key[axis], value[axis]
         if key_dim is not None and value_dim is not None:
             if key_dim != value_dim:
                 raise ValueError(
                     f"`key` and `value` must have the same {name}. "
-                    f"Received: key.shape={_shape(key)}, "
-                    f"value.shape={_shape(value)}"
+                    f"Received: key.shape={key}, "
+                    f"value.shape={value}"
                 )
+
+
+def _shape(tensor_or_shape):
+    shape = getattr(tensor_or_shape, "shape", tensor_or_shape)
+    return tuple(shape)
 
 
 def check_mask(mask, name, expected_shape):
@@ -58,7 +62,7 @@ def check_mask(mask, name, expected_shape):
     received = _shape(mask)
     fits = len(received) == len(expected_shape) and all(
         r is None or e is None or r == e
-        for r, e in zip(received, expected_shape)
+        for r, e in zip(received, expected_shape, strict=True)
     )
     if not fits:
         raise ValueError(

@@ -43,7 +43,7 @@ class BahdanauAttention(BaseAttention):
         query: Query tensor `[batch, Tq, dim]`, or one decoder step
             `[batch, dim]`.
         value: Value tensor `[batch, Tv, dim_v]`, or the dict returned by
-            `precompute_memory()`.
+            `precompute_memory()`. Defaults to `query` (self-attention).
         key: Optional key tensor `[batch, Tv, dim_k]`; defaults to `value`.
         query_mask: Optional boolean `[batch, Tq]`; masked query steps give
             zero outputs. Defaults to the Keras mask of `query`.

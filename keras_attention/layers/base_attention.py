@@ -36,7 +36,8 @@ class BaseAttention(keras.layers.Layer):
         query: Query tensor `[batch, Tq, dim]`, or one decoder step
             `[batch, dim]`.
         value: Value tensor `[batch, Tv, dim_v]`, or the dict returned by
-            `precompute_memory()`.
+            `precompute_memory()`. Defaults to `query` (self-attention, which
+            also makes the layer usable in a `Sequential` model).
         key: Optional key tensor `[batch, Tv, dim_k]`; defaults to `value`.
             Must be `None` when `value` is a precomputed memory.
         query_mask: Optional boolean `[batch, Tq]` (`[batch]` for one step);
@@ -95,21 +96,26 @@ class BaseAttention(keras.layers.Layer):
     # Building.
 
     def _ensure_memory_built(self, value_shape, key_shape):
+        if self._memory_built:
+            return
         key_shape = tuple(key_shape) if key_shape is not None else None
         self._input_shapes = {
             "value_shape": tuple(value_shape),
             "key_shape": key_shape,
         }
-        if not self._memory_built:
-            self._build_memory_layers(key_shape or tuple(value_shape))
-            self._memory_built = True
+        self._build_memory_layers(key_shape or tuple(value_shape))
+        self._memory_built = True
 
-    def build(self, query_shape, value_shape, key_shape=None):
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        if value_shape is None:
+            value_shape = query_shape
         if isinstance(value_shape, dict):
             # Called with a precomputed memory: its raw shapes were recorded
             # by `precompute_memory`.
             value_shape = self._input_shapes["value_shape"]
             key_shape = self._input_shapes["key_shape"]
+        else:
+            utils.check_query_and_value(query_shape, value_shape, key_shape)
         self._ensure_memory_built(value_shape, key_shape)
         self._input_shapes["query_shape"] = tuple(query_shape)
         self._build_query_layers(
@@ -184,7 +190,7 @@ class BaseAttention(keras.layers.Layer):
     def call(
         self,
         query,
-        value,
+        value=None,
         key=None,
         query_mask=None,
         value_mask=None,
@@ -193,6 +199,8 @@ class BaseAttention(keras.layers.Layer):
         training=None,
         query_start_index=0,
     ):
+        if value is None:
+            value, value_mask = query, query_mask
         if not isinstance(value, dict):
             utils.check_query_and_value(query, value, key)
         memory = self._memory_from_call(value, key, value_mask)
@@ -238,7 +246,7 @@ class BaseAttention(keras.layers.Layer):
     def compute_output_spec(
         self,
         query,
-        value,
+        value=None,
         key=None,
         query_mask=None,
         value_mask=None,
@@ -247,6 +255,8 @@ class BaseAttention(keras.layers.Layer):
         training=None,
         query_start_index=0,
     ):
+        if value is None:
+            value = query
         memory_value = value["value"] if isinstance(value, dict) else value
         batch = query.shape[0]
         value_length, value_dim = memory_value.shape[1], memory_value.shape[2]

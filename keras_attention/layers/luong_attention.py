@@ -58,7 +58,7 @@ class LuongAttention(BaseAttention):
         query: Query tensor `[batch, Tq, dim]`, or one decoder step
             `[batch, dim]`.
         value: Value tensor `[batch, Tv, dim_v]`, or the dict returned by
-            `precompute_memory()`.
+            `precompute_memory()`. Defaults to `query` (self-attention).
         key: Optional key tensor `[batch, Tv, dim_k]`; defaults to `value`.
         query_mask: Optional boolean `[batch, Tq]`; masked query steps give
             zero outputs. Defaults to the Keras mask of `query`.
@@ -128,9 +128,14 @@ class LuongAttention(BaseAttention):
                 "`units` is required for score='concat' (the hidden size of "
                 "v_a^T tanh(W_a [h_t; h_s])). Received: units=None"
             )
-        if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+        if (
+            not isinstance(window, int)
+            or isinstance(window, bool)
+            or window < 1
+        ):
             raise ValueError(
-                f"`window` must be a positive integer. Received: window={window}"
+                "`window` must be a positive integer. "
+                f"Received: window={window}"
             )
         self.score = score
         self.units = units

@@ -5,6 +5,10 @@ import math
 import keras
 from keras import ops
 
+# Keras's own MultiHeadAttention clears the masks it has consumed this way, so
+# its projections do not warn that they drop them.
+from keras.src.backend import set_keras_mask
+
 from keras_attention.layers import _attention_utils as utils
 from keras_attention.layers.masked_softmax import masked_softmax
 
@@ -62,7 +66,8 @@ class MultiHeadAttention(keras.layers.Layer):
         query: Query tensor `[batch, Tq, dim]`, or one decoder step
             `[batch, dim]`.
         value: Value tensor `[batch, Tv, dim_v]`, or the dict returned by
-            `precompute_memory()`.
+            `precompute_memory()`. Defaults to `query` (self-attention, which
+            also makes the layer usable in a `Sequential` model).
         key: Optional key tensor `[batch, Tv, dim_k]`; defaults to `value`.
         query_mask: Optional boolean `[batch, Tq]`; masked query steps give
             zero outputs. Defaults to the Keras mask of `query`.
@@ -186,18 +191,26 @@ class MultiHeadAttention(keras.layers.Layer):
         )
 
     def _ensure_memory_built(self, value_shape, key_shape):
+        if self._memory_built:
+            return
         value_shape = _sequence_shape(value_shape)
         key_shape = _sequence_shape(key_shape) if key_shape else None
-        self._input_shapes = {"value_shape": value_shape, "key_shape": key_shape}
-        if not self._memory_built:
-            self._key_dense.build(key_shape or value_shape)
-            self._value_dense.build(value_shape)
-            self._memory_built = True
+        self._input_shapes = {
+            "value_shape": value_shape,
+            "key_shape": key_shape,
+        }
+        self._key_dense.build(key_shape or value_shape)
+        self._value_dense.build(value_shape)
+        self._memory_built = True
 
-    def build(self, query_shape, value_shape, key_shape=None):
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        if value_shape is None:
+            value_shape = query_shape
         if isinstance(value_shape, dict):
             value_shape = self._input_shapes["value_shape"]
             key_shape = self._input_shapes["key_shape"]
+        elif len(value_shape) == 3:
+            utils.check_query_and_value(query_shape, value_shape, key_shape)
         query_shape = _sequence_shape(query_shape)
         self._ensure_memory_built(value_shape, key_shape)
         self._input_shapes["query_shape"] = query_shape
@@ -206,9 +219,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self._output_dense = self._projection(
             "attention_output", None, None, "abcd,cde->abe", output_dim
         )
-        self._output_dense.build(
-            (None, None, self.num_heads, self.value_dim)
-        )
+        self._output_dense.build((None, None, self.num_heads, self.value_dim))
         self.built = True
 
     def get_build_config(self):
@@ -267,7 +278,7 @@ class MultiHeadAttention(keras.layers.Layer):
     def call(
         self,
         query,
-        value,
+        value=None,
         key=None,
         query_mask=None,
         value_mask=None,
@@ -277,6 +288,11 @@ class MultiHeadAttention(keras.layers.Layer):
         cache=None,
         cache_update_index=None,
     ):
+        if value is None:
+            value, value_mask = query, query_mask
+        for tensor in (query, value, key):
+            if tensor is not None and not isinstance(tensor, dict):
+                set_keras_mask(tensor, None)
         if isinstance(value, dict):
             if key is not None or cache is not None:
                 raise ValueError(
@@ -397,7 +413,7 @@ class MultiHeadAttention(keras.layers.Layer):
     def compute_output_spec(
         self,
         query,
-        value,
+        value=None,
         key=None,
         query_mask=None,
         value_mask=None,
@@ -409,6 +425,8 @@ class MultiHeadAttention(keras.layers.Layer):
     ):
         batch = query.shape[0]
         output_dim = self._output_shape or query.shape[-1]
+        if value is None:
+            value = query
         if isinstance(value, dict):
             value_length = value["key"].shape[1]
         elif cache is not None:
@@ -420,7 +438,12 @@ class MultiHeadAttention(keras.layers.Layer):
             weights_shape = (batch, self.num_heads, value_length)
         else:
             output_shape = (batch, query.shape[1], output_dim)
-            weights_shape = (batch, self.num_heads, query.shape[1], value_length)
+            weights_shape = (
+                batch,
+                self.num_heads,
+                query.shape[1],
+                value_length,
+            )
         results = (keras.KerasTensor(output_shape, dtype=self.compute_dtype),)
         if return_attention_scores:
             results += (

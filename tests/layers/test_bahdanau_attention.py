@@ -44,9 +44,12 @@ def test_matches_paper_equations(normalize, use_bias):
     )
     assert relative_error(to_numpy(weights), expected_weights) < 1e-5
     assert relative_error(to_numpy(context), expected_context) < 1e-5
-    assert np.all(to_numpy(weights)[~np.broadcast_to(
-        value_mask[:, None], expected_weights.shape
-    )] == 0.0)
+    assert np.all(
+        to_numpy(weights)[
+            ~np.broadcast_to(value_mask[:, None], expected_weights.shape)
+        ]
+        == 0.0
+    )
 
 
 def test_separate_key_and_single_step_query():
@@ -55,19 +58,29 @@ def test_separate_key_and_single_step_query():
     key = key.astype("float32")
     layer = BahdanauAttention(4)
     context, weights = layer(
-        query, value, key=key, value_mask=value_mask,
+        query,
+        value,
+        key=key,
+        value_mask=value_mask,
         return_attention_scores=True,
     )
     step_context, step_weights = layer(
-        query[:, 2], value, key=key, value_mask=value_mask,
+        query[:, 2],
+        value,
+        key=key,
+        value_mask=value_mask,
         return_attention_scores=True,
     )
     w = named_weights(layer)
     expected_context, _ = numpy_reference.bahdanau(
-        query.astype("float64"), key.astype("float64"),
-        value.astype("float64"), value_mask,
-        w["query_projection/kernel"], w["key_projection/kernel"],
-        w["score_vector"], w["score_bias"],
+        query.astype("float64"),
+        key.astype("float64"),
+        value.astype("float64"),
+        value_mask,
+        w["query_projection/kernel"],
+        w["key_projection/kernel"],
+        w["score_vector"],
+        w["score_bias"],
     )
     assert relative_error(to_numpy(context), expected_context) < 1e-5
     assert step_context.shape == (3, 7)

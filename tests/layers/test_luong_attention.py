@@ -61,14 +61,18 @@ def test_matches_paper_equations(score, alignment):
     layer(query, value, key=key, value_mask=value_mask)
     randomize_weights(layer)
     context, weights = layer(
-        query, value, key=key, value_mask=value_mask,
+        query,
+        value,
+        key=key,
+        value_mask=value_mask,
         return_attention_scores=True,
     )
     w = named_weights(layer)
     position_weights = None
     if alignment == "local-p":
         position_weights = (
-            w["position_hidden/kernel"], w["position_output/kernel"][:, 0]
+            w["position_hidden/kernel"],
+            w["position_output/kernel"][:, 0],
         )
     expected_context, expected_weights = numpy_reference.luong(
         score,
@@ -89,13 +93,20 @@ def test_local_m_single_steps_follow_query_start_index():
     query, key, value, value_mask = make_inputs(seed=1)
     layer = LuongAttention("general", alignment="local-m", window=1)
     _, full = layer(
-        query, value, key=key, value_mask=value_mask,
+        query,
+        value,
+        key=key,
+        value_mask=value_mask,
         return_attention_scores=True,
     )
     for step in range(query.shape[1]):
         _, weights = layer(
-            query[:, step], value, key=key, value_mask=value_mask,
-            return_attention_scores=True, query_start_index=step,
+            query[:, step],
+            value,
+            key=key,
+            value_mask=value_mask,
+            return_attention_scores=True,
+            query_start_index=step,
         )
         np.testing.assert_allclose(
             to_numpy(weights), to_numpy(full)[:, step], rtol=1e-5, atol=1e-6
@@ -137,7 +148,11 @@ def test_dot_equals_keras_attention(use_scale):
         return_attention_scores=True,
     )
     actual, actual_weights = ours(
-        query, value, key=key, query_mask=query_mask, value_mask=value_mask,
+        query,
+        value,
+        key=key,
+        query_mask=query_mask,
+        value_mask=value_mask,
         return_attention_scores=True,
     )
     np.testing.assert_allclose(
@@ -146,8 +161,10 @@ def test_dot_equals_keras_attention(use_scale):
     # Keras leaves weights in masked query rows; ours are zero there.
     rows = query_mask
     np.testing.assert_allclose(
-        to_numpy(actual_weights)[rows], to_numpy(expected_weights)[rows],
-        rtol=1e-5, atol=1e-6,
+        to_numpy(actual_weights)[rows],
+        to_numpy(expected_weights)[rows],
+        rtol=1e-5,
+        atol=1e-6,
     )
     assert np.all(to_numpy(actual_weights)[~rows] == 0.0)
 

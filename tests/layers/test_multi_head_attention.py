@@ -37,25 +37,37 @@ def test_equals_keras_multi_head_attention(kind, return_weights):
     randomize_weights(ours)
     theirs.set_weights(ours.get_weights())
     expected, expected_weights = theirs(
-        query, value, query_mask=query_mask, value_mask=value_mask,
-        use_causal_mask=causal, return_attention_scores=True,
+        query,
+        value,
+        query_mask=query_mask,
+        value_mask=value_mask,
+        use_causal_mask=causal,
+        return_attention_scores=True,
     )
     result = ours(
-        query, value, query_mask=query_mask, value_mask=value_mask,
-        use_causal_mask=causal, return_attention_scores=return_weights,
+        query,
+        value,
+        query_mask=query_mask,
+        value_mask=value_mask,
+        use_causal_mask=causal,
+        return_attention_scores=return_weights,
     )
     actual = result[0] if return_weights else result
     # Keras gives masked query rows a uniform average; ours are zero.
     np.testing.assert_allclose(
-        to_numpy(actual)[query_mask], to_numpy(expected)[query_mask],
-        rtol=1e-5, atol=1e-5,
+        to_numpy(actual)[query_mask],
+        to_numpy(expected)[query_mask],
+        rtol=1e-5,
+        atol=1e-5,
     )
     assert np.all(to_numpy(actual)[~query_mask] == 0.0)
     if return_weights:
         rows = np.broadcast_to(query_mask[:, None], result[1].shape[:3])
         np.testing.assert_allclose(
-            to_numpy(result[1])[rows], to_numpy(expected_weights)[rows],
-            rtol=1e-5, atol=1e-6,
+            to_numpy(result[1])[rows],
+            to_numpy(expected_weights)[rows],
+            rtol=1e-5,
+            atol=1e-6,
         )
 
 
@@ -69,13 +81,20 @@ def test_grouped_query_heads_match_paper_equations(kv_heads):
     randomize_weights(layer, seed=2)
     full_mask = query_mask[:, :, None] & value_mask[:, None, :]
     expected, expected_weights = numpy_reference.multi_head(
-        query.astype("float64"), value.astype("float64"),
-        value.astype("float64"), full_mask,
-        [w.astype("float64") for w in layer.get_weights()], 4, kv_heads,
+        query.astype("float64"),
+        value.astype("float64"),
+        value.astype("float64"),
+        full_mask,
+        [w.astype("float64") for w in layer.get_weights()],
+        4,
+        kv_heads,
     )
     fused = layer(query, value, query_mask=query_mask, value_mask=value_mask)
     explicit, weights = layer(
-        query, value, query_mask=query_mask, value_mask=value_mask,
+        query,
+        value,
+        query_mask=query_mask,
+        value_mask=value_mask,
         return_attention_scores=True,
     )
     rows = query_mask
@@ -99,8 +118,11 @@ def test_cached_decoding_equals_full_causal_attention(kv_heads):
     outputs, step_weights = [], []
     for step in range(6):
         output, weights, cache = layer(
-            query[:, step], query[:, step], use_causal_mask=True,
-            cache=cache, cache_update_index=step,
+            query[:, step],
+            query[:, step],
+            use_causal_mask=True,
+            cache=cache,
+            cache_update_index=step,
             return_attention_scores=True,
         )
         outputs.append(to_numpy(output))
@@ -121,14 +143,20 @@ def test_cache_prefill_then_steps():
     full = layer(query, query, use_causal_mask=True)
     cache = layer.init_cache(3, 6)
     prefix, cache = layer(
-        query[:, :4], query[:, :4], use_causal_mask=True, cache=cache,
+        query[:, :4],
+        query[:, :4],
+        use_causal_mask=True,
+        cache=cache,
         cache_update_index=0,
     )
     rest = []
     for step in (4, 5):
         output, cache = layer(
-            query[:, step], query[:, step], use_causal_mask=True,
-            cache=cache, cache_update_index=step,
+            query[:, step],
+            query[:, step],
+            use_causal_mask=True,
+            cache=cache,
+            cache_update_index=step,
         )
         rest.append(to_numpy(output))
     combined = np.concatenate([to_numpy(prefix), np.stack(rest, 1)], 1)

@@ -1,0 +1,598 @@
+"""Keras callback writing attention heatmaps, decoded text and metrics."""
+
+import math
+import os
+
+import keras
+import numpy as np
+
+from keras_attention.visualization.plot_attention import _crop_attention
+from keras_attention.visualization.plot_attention import _to_numpy
+from keras_attention.visualization.plot_attention import _token_to_text
+from keras_attention.visualization.plot_attention import _tokens_to_text
+from keras_attention.visualization.plot_attention import attention_to_image
+
+_REQUIRED_KEYS = ("source_tokens", "output_tokens", "attention")
+_OPTIONAL_KEYS = ("hypothesis", "source", "key_tokens")
+# Keys whose value may be a dict from attention layer name to per-layer data.
+_PER_LAYER_KEYS = ("attention", "key_tokens")
+# Characters that would end a table cell, start emphasis or code, or be
+# taken for HTML (e.g. "<unk>") in TensorBoard's Markdown renderer.
+_MARKDOWN_SPECIAL = "\\`*_|<>[]"
+
+
+def _import_tensorflow():
+    import tensorflow as tf
+
+    if keras.backend.backend() != "tensorflow":
+        # Summaries only need the CPU. Left alone, TensorFlow would reserve
+        # most of every GPU's memory on its first op, next to the JAX or
+        # PyTorch process that is training.
+        try:
+            tf.config.set_visible_devices([], "GPU")
+        except RuntimeError:
+            # TensorFlow was already initialised by the user; keep their
+            # device configuration.
+            pass
+    return tf
+
+
+def _exact_match(hypotheses, references):
+    matches = [
+        hypothesis.strip() == reference.strip()
+        for hypothesis, reference in zip(hypotheses, references, strict=True)
+    ]
+    return float(np.mean(matches))
+
+
+def _corpus_bleu(hypotheses, references):
+    import sacrebleu
+
+    return float(sacrebleu.corpus_bleu(hypotheses, [references]).score)
+
+
+_BUILTIN_METRICS = {"exact_match": _exact_match, "bleu": _corpus_bleu}
+
+
+def _resolve_metrics(metric):
+    specs = metric if isinstance(metric, (list, tuple)) else [metric]
+    resolved = {}
+    for spec in specs:
+        if spec is None:
+            continue
+        if isinstance(spec, str):
+            if spec not in _BUILTIN_METRICS:
+                raise ValueError(
+                    "`metric` must be one of "
+                    f"{sorted(_BUILTIN_METRICS)}, a callable, None or a list "
+                    f"of these. Received: metric={metric!r}"
+                )
+            metric_name, metric_fn = spec, _BUILTIN_METRICS[spec]
+        elif callable(spec):
+            metric_name = getattr(spec, "__name__", "")
+            if not metric_name.isidentifier():
+                metric_name = "metric"
+            metric_fn = spec
+        else:
+            raise ValueError(
+                "`metric` must be one of "
+                f"{sorted(_BUILTIN_METRICS)}, a callable, None or a list of "
+                f"these. Received: metric={metric!r}"
+            )
+        if metric_name in resolved:
+            raise ValueError(
+                "Each metric in `metric` needs a distinct name (the name of "
+                f"a callable is its `__name__`). Received duplicate name "
+                f"{metric_name!r} in metric={metric!r}"
+            )
+        resolved[metric_name] = metric_fn
+    return resolved
+
+
+def _texts(values, argument_name):
+    if hasattr(values, "numpy"):
+        values = values.numpy()
+    if isinstance(values, (str, bytes)):
+        raise ValueError(
+            f"`{argument_name}` must be a sequence of strings, one per "
+            f"sample, not a single string. Received: "
+            f"{argument_name}={values!r}"
+        )
+    return [_token_to_text(value) for value in values]
+
+
+def _escape_markdown(text):
+    text = " ".join(text.split())
+    return "".join(
+        "\\" + char if char in _MARKDOWN_SPECIAL else char for char in text
+    )
+
+
+def _markdown_table(sources, references, hypotheses):
+    header = ["#", "Source"]
+    if references is not None:
+        header.append("Reference")
+    header.append("Hypothesis")
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for index, (source, hypothesis) in enumerate(
+        zip(sources, hypotheses, strict=True)
+    ):
+        cells = [str(index), _escape_markdown(source)]
+        if references is not None:
+            cells.append(_escape_markdown(references[index]))
+        cells.append(_escape_markdown(hypothesis))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _row_entropies(weights):
+    """Entropy in nats of every attention row (last axis) of `weights`.
+
+    Rows are renormalised to sum to one first, so the value is a proper
+    entropy even after padded source positions were cropped away; rows
+    without any mass are skipped.
+    """
+    rows = weights.reshape(-1, weights.shape[-1]).astype(np.float64)
+    totals = rows.sum(axis=-1)
+    rows = rows[totals > 0] / totals[totals > 0, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(rows > 0, rows * np.log(rows), 0.0)
+    return -terms.sum(axis=-1)
+
+
+def _unbatch(decoded):
+    """Turns a dict of per-sample sequences into a list of sample dicts."""
+    columns = {}
+    for key, value in decoded.items():
+        if key in _PER_LAYER_KEYS and isinstance(value, dict):
+            for layer_name, layer_value in value.items():
+                columns[(key, layer_name)] = layer_value
+        else:
+            columns[key] = value
+    lengths = {key: len(value) for key, value in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(
+            "When `decode_fn` returns a dict, every value must hold one "
+            "entry per sample, so all lengths must be equal. Received "
+            f"lengths: {lengths}"
+        )
+    num_samples = next(iter(lengths.values()), 0)
+    samples = []
+    for index in range(num_samples):
+        sample = {}
+        for key, value in columns.items():
+            if isinstance(key, tuple):
+                sample.setdefault(key[0], {})[key[1]] = value[index]
+            else:
+                sample[key] = value[index]
+        samples.append(sample)
+    return samples
+
+
+def _check_attention(weights, sample_index, layer_name, num_keys, num_out):
+    weights = _to_numpy(weights)
+    where = f"sample {sample_index}"
+    if layer_name is not None:
+        where += f", layer {layer_name!r}"
+    if weights.ndim not in (2, 3):
+        raise ValueError(
+            "`attention` returned by `decode_fn` must have shape "
+            "[T_out, T_src] or [heads, T_out, T_src]. Received: "
+            f"attention.shape={tuple(weights.shape)} for {where}"
+        )
+    try:
+        weights = _crop_attention(weights, num_keys, num_out)
+    except ValueError as error:
+        raise ValueError(
+            "`attention` returned by `decode_fn` must cover "
+            f"len(output_tokens)={num_out} target steps and {num_keys} "
+            "attended positions (len(source_tokens), or the layer's "
+            "`key_tokens`). Received: "
+            f"attention.shape={tuple(weights.shape)} for {where}"
+        ) from error
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError(
+            "`attention` returned by `decode_fn` must hold finite, "
+            f"non-negative weights. Received min={np.min(weights)}, "
+            f"max={np.max(weights)} for {where}"
+        )
+    return weights
+
+
+def _normalize_sample(sample, index):
+    if not isinstance(sample, dict):
+        raise ValueError(
+            "`decode_fn` must return a list of dicts (one per sample) or a "
+            f"dict of per-sample sequences. Received: sample {index} of "
+            f"type {type(sample).__name__}"
+        )
+    missing = [key for key in _REQUIRED_KEYS if key not in sample]
+    if missing:
+        raise ValueError(
+            f"Each sample returned by `decode_fn` must have the keys "
+            f"{list(_REQUIRED_KEYS)} (optionally {list(_OPTIONAL_KEYS)}). "
+            f"Received: keys {sorted(sample)} for sample {index}, missing "
+            f"{missing}"
+        )
+    source_tokens = _tokens_to_text(sample["source_tokens"], "source_tokens")
+    output_tokens = _tokens_to_text(sample["output_tokens"], "output_tokens")
+    attention = sample["attention"]
+    layers = attention if isinstance(attention, dict) else {None: attention}
+    if not layers:
+        raise ValueError(
+            "`attention` returned by `decode_fn` must not be an empty dict. "
+            f"Received: attention={attention!r} for sample {index}"
+        )
+    key_tokens = sample.get("key_tokens", {})
+    if not isinstance(key_tokens, dict) or not set(key_tokens) <= set(layers):
+        raise ValueError(
+            "`key_tokens` returned by `decode_fn` must be a dict whose keys "
+            f"are attention layer names {sorted(map(str, layers))}. "
+            f"Received: key_tokens={key_tokens!r} for sample {index}"
+        )
+    layer_keys = {
+        layer_name: (
+            _tokens_to_text(key_tokens[layer_name], "key_tokens")
+            if layer_name in key_tokens
+            else source_tokens
+        )
+        for layer_name in layers
+    }
+    layers = {
+        layer_name: _check_attention(
+            weights,
+            index,
+            layer_name,
+            len(layer_keys[layer_name]),
+            len(output_tokens),
+        )
+        for layer_name, weights in layers.items()
+    }
+    hypothesis = sample.get("hypothesis")
+    if hypothesis is None:
+        hypothesis = " ".join(output_tokens)
+    source = sample.get("source")
+    if source is None:
+        source = " ".join(source_tokens)
+    return {
+        "source_tokens": source_tokens,
+        "output_tokens": output_tokens,
+        "attention": layers,
+        "key_tokens": layer_keys,
+        "hypothesis": _token_to_text(hypothesis),
+        "source": _token_to_text(source),
+    }
+
+
+class AttentionSummary(keras.callbacks.Callback):
+    """Writes attention heatmaps, decoded text and metrics to TensorBoard.
+
+    Every `every_n_epochs` epochs the callback calls
+    `decode_fn(samples)`, then writes with `tf.summary` to
+    `os.path.join(logdir, name)` (a run of its own in TensorBoard, so
+    `logdir` can be shared with `keras.callbacks.TensorBoard`):
+
+    - images `{name}/sample_{i}` (2-D weights) or `{name}/sample_{i}/head_{h}`
+      (3-D weights, one per head) for the first `max_images` samples: the
+      heatmap of `plot_attention` with source tokens on the x axis and
+      generated tokens on the y axis. With several named layers the tags
+      are `{name}/{layer}/sample_{i}[/head_{h}]`. Each heatmap is titled
+      `sample {i}[, {layer}][, head {h}]`.
+    - text `{name}/text`: a Markdown table with the source, reference (when
+      `references` are given) and hypothesis of every sample.
+    - scalars `{name}/{metric}` (e.g. `{name}/exact_match`, `{name}/bleu`)
+      when `references` are given, and `{name}/entropy` (or
+      `{name}/entropy/{layer}` per named layer): the mean attention entropy
+      in nats, pooled over all target steps (and heads) of all samples.
+      Each attention row is renormalised to sum to one after padding is
+      cropped; uniform attention over `n` positions gives `ln(n)`.
+
+    The summary step is the number of completed epochs: `epoch + 1` at the
+    end of (0-based) epoch `epoch`, and 0 for the optional summary written
+    before training when `write_on_train_begin=True`. The writer is
+    flushed after every write and closed at the end of training.
+
+    TensorFlow is imported only when summaries are written, and
+    `decode_fn` only has to return NumPy-convertible values, so the
+    callback works with any Keras backend (TensorFlow, JAX, PyTorch). With
+    a backend other than TensorFlow, the callback hides the GPUs from
+    TensorFlow (if TensorFlow is not initialised yet) so that writing
+    summaries does not reserve GPU memory needed for training.
+
+    **The `decode_fn` contract.** `decode_fn(samples)` returns either a
+    list of `N` dicts (one per sample) or one dict of per-sample sequences
+    of length `N` (e.g. a padded batch: a value `v` gives sample `i` the
+    entry `v[i]`; a dict of layers under `"attention"` is indexed per
+    layer). Each sample dict has the keys:
+
+    - `"source_tokens"`: sequence of `str` (or UTF-8 `bytes`), the source.
+    - `"output_tokens"`: sequence of `str` (or `bytes`), the generated
+      tokens, one per decoding step that is to be plotted.
+    - `"attention"`: the attention weights as a NumPy array (or backend
+      tensor) of shape `[T_out, T_src]`, or `[heads, T_out, T_src]` for
+      multi-head attention, where row `t` is the distribution over source
+      positions used to generate `output_tokens[t]`. Arrays may be larger
+      than the token lists (`T_out >= len(output_tokens)`,
+      `T_src >= len(source_tokens)`): padding is cropped away. For several
+      attention layers pass a dict `{layer_name: weights}`; every sample
+      must then use the same layer names.
+    - `"key_tokens"` (optional, named layers only): a dict
+      `{layer_name: tokens}` giving the tokens a layer attends to when they
+      are not the source tokens, e.g. `output_tokens` for decoder
+      self-attention (`[T_out, T_out]` weights).
+    - `"hypothesis"` (optional): the hypothesis text compared with the
+      reference; defaults to `" ".join(output_tokens)` (pass the
+      detokenized text for subword models).
+    - `"source"` (optional): source text for the text summary; defaults to
+      `" ".join(source_tokens)`.
+
+    `decode_fn` usually closes over the model being trained, e.g. runs a
+    greedy or beam search decoder on `samples` and returns its attention.
+
+    Args:
+        decode_fn: Callable `decode_fn(samples)` following the contract
+            above.
+        samples: Anything `decode_fn` accepts (token ids, strings, a
+            batch); passed through unchanged.
+        logdir: Directory for TensorBoard logs; events go to
+            `os.path.join(logdir, name)`.
+        references: Optional sequence of reference strings, one per
+            decoded sample, for the text table and the metrics.
+        every_n_epochs: Write summaries at the end of every
+            `every_n_epochs`-th epoch; must be >= 1.
+        max_images: Number of samples (the first ones) for which heatmaps
+            are written; the text and scalars always use all samples. Must
+            be >= 0.
+        metric: `"exact_match"` (fraction of hypotheses equal to their
+            reference after stripping whitespace), `"bleu"` (sacreBLEU
+            corpus BLEU, 0 to 100), a callable
+            `metric(hypotheses, references) -> float` logged under its
+            `__name__`, `None`, or a list of these. Metrics are only
+            written when `references` are given.
+        name: Tag prefix and sub-directory name of the run.
+        write_on_train_begin: Whether to also write summaries (step 0)
+            before the first epoch.
+        image_dpi: Resolution of the heatmap images in pixels per inch.
+
+    Example:
+
+    ```python
+    def decode_fn(samples):
+        # Any decoder returning tokens and [T_out, T_src] weights per sample.
+        outputs, attention = my_greedy_decoder(model, samples)
+        return [
+            {
+                "source_tokens": source.split(),
+                "output_tokens": output_tokens,
+                "attention": weights,
+            }
+            for source, output_tokens, weights in zip(
+                samples, outputs, attention
+            )
+        ]
+
+    callback = AttentionSummary(
+        decode_fn,
+        samples=["ich bin müde", "danke"],
+        logdir="runs/nmt",
+        references=["i am tired", "thanks"],
+        metric="bleu",
+    )
+    model.fit(dataset, epochs=10, callbacks=[callback])
+    ```
+    """
+
+    def __init__(
+        self,
+        decode_fn,
+        samples,
+        logdir,
+        references=None,
+        every_n_epochs=1,
+        max_images=3,
+        metric="exact_match",
+        name="attention",
+        write_on_train_begin=False,
+        image_dpi=100,
+    ):
+        super().__init__()
+        if not callable(decode_fn):
+            raise ValueError(
+                "`decode_fn` must be callable. Received: "
+                f"decode_fn={decode_fn!r}"
+            )
+        if (
+            isinstance(every_n_epochs, bool)
+            or not isinstance(every_n_epochs, int)
+            or every_n_epochs < 1
+        ):
+            raise ValueError(
+                "`every_n_epochs` must be an integer >= 1. Received: "
+                f"every_n_epochs={every_n_epochs!r}"
+            )
+        if (
+            isinstance(max_images, bool)
+            or not isinstance(max_images, int)
+            or max_images < 0
+        ):
+            raise ValueError(
+                "`max_images` must be an integer >= 0. Received: "
+                f"max_images={max_images!r}"
+            )
+        if not isinstance(name, str) or not name.strip("/"):
+            raise ValueError(
+                f"`name` must be a non-empty string. Received: name={name!r}"
+            )
+        if not image_dpi > 0:
+            raise ValueError(
+                f"`image_dpi` must be > 0. Received: image_dpi={image_dpi!r}"
+            )
+        self.decode_fn = decode_fn
+        self.samples = samples
+        self.logdir = os.fspath(logdir)
+        self.references = (
+            None if references is None else _texts(references, "references")
+        )
+        self.every_n_epochs = every_n_epochs
+        self.max_images = max_images
+        self.metric = metric
+        self._metric_fns = _resolve_metrics(metric)
+        self.name = name.strip("/")
+        self.write_on_train_begin = write_on_train_begin
+        self.image_dpi = image_dpi
+        self._writer = None
+
+    @property
+    def run_dir(self):
+        """Directory the event files are written to."""
+        return os.path.join(self.logdir, self.name)
+
+    def on_train_begin(self, logs=None):
+        if self.write_on_train_begin:
+            self.write_summaries(step=0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every_n_epochs == 0:
+            self.write_summaries(step=epoch + 1)
+
+    def on_train_end(self, logs=None):
+        self.close()
+
+    def close(self):
+        """Flushes and closes the summary writer (reopened when needed)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def decode(self):
+        """Runs `decode_fn` and validates its output.
+
+        Returns:
+            A list with one dict per sample holding `source_tokens` and
+            `output_tokens` (lists of `str`), `attention` (a dict from layer
+            name, or `None` for a single unnamed layer, to the cropped NumPy
+            weights), `key_tokens` (a dict with the same keys, to the list
+            of attended tokens), `hypothesis` and `source` (`str`).
+        """
+        decoded = self.decode_fn(self.samples)
+        if isinstance(decoded, dict):
+            decoded = _unbatch(decoded)
+        if not isinstance(decoded, (list, tuple)) or not decoded:
+            raise ValueError(
+                "`decode_fn` must return a non-empty list of dicts (one per "
+                "sample) or a dict of per-sample sequences. Received: "
+                f"{decoded!r}"
+            )
+        decoded = [
+            _normalize_sample(sample, index)
+            for index, sample in enumerate(decoded)
+        ]
+        layer_names = list(decoded[0]["attention"])
+        for index, sample in enumerate(decoded):
+            if list(sample["attention"]) != layer_names:
+                raise ValueError(
+                    "Every sample returned by `decode_fn` must have the same "
+                    f"attention layers. Received: {layer_names} for sample "
+                    f"0 and {list(sample['attention'])} for sample {index}"
+                )
+        if self.references is not None and len(self.references) != len(decoded):
+            raise ValueError(
+                "`references` must hold one string per decoded sample. "
+                f"Received: len(references)={len(self.references)} for "
+                f"{len(decoded)} samples returned by `decode_fn`"
+            )
+        return decoded
+
+    def compute_scalars(self, decoded):
+        """Computes the scalar summaries of decoded samples.
+
+        Args:
+            decoded: Output of `decode()`.
+
+        Returns:
+            A dict from tag (e.g. `"attention/entropy"`) to float.
+        """
+        scalars = {}
+        if self.references is not None:
+            hypotheses = [sample["hypothesis"] for sample in decoded]
+            for metric_name, metric_fn in self._metric_fns.items():
+                scalars[f"{self.name}/{metric_name}"] = float(
+                    metric_fn(hypotheses, self.references)
+                )
+        for layer_name in decoded[0]["attention"]:
+            entropies = np.concatenate(
+                [
+                    _row_entropies(sample["attention"][layer_name])
+                    for sample in decoded
+                ]
+            )
+            tag = f"{self.name}/entropy"
+            if layer_name is not None:
+                tag += f"/{layer_name}"
+            scalars[tag] = (
+                float(np.mean(entropies)) if entropies.size else math.nan
+            )
+        return scalars
+
+    def write_summaries(self, step):
+        """Decodes the samples and writes all summaries at `step`.
+
+        Usable outside `fit`, e.g. from a custom training loop.
+
+        Args:
+            step: Integer summary step.
+
+        Returns:
+            The dict of scalars written, from tag to value.
+        """
+        tf = _import_tensorflow()
+        decoded = self.decode()
+        scalars = self.compute_scalars(decoded)
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.run_dir)
+        with self._writer.as_default(step=step), tf.summary.record_if(True):
+            for index, sample in enumerate(decoded[: self.max_images]):
+                self._write_images(tf, index, sample)
+            tf.summary.text(
+                f"{self.name}/text",
+                _markdown_table(
+                    [sample["source"] for sample in decoded],
+                    self.references,
+                    [sample["hypothesis"] for sample in decoded],
+                ),
+            )
+            for tag, value in scalars.items():
+                tf.summary.scalar(tag, value)
+        self._writer.flush()
+        return scalars
+
+    def _write_images(self, tf, index, sample):
+        for layer_name, weights in sample["attention"].items():
+            prefix = self.name
+            title = f"sample {index}"
+            if layer_name is not None:
+                prefix += f"/{layer_name}"
+                title += f", {layer_name}"
+            prefix += f"/sample_{index}"
+            if weights.ndim == 2:
+                heads = {prefix: (weights, title)}
+            else:
+                heads = {
+                    f"{prefix}/head_{head}": (
+                        head_weights,
+                        f"{title}, head {head}",
+                    )
+                    for head, head_weights in enumerate(weights)
+                }
+            for tag, (head_weights, head_title) in heads.items():
+                image = attention_to_image(
+                    head_weights,
+                    sample["key_tokens"][layer_name],
+                    sample["output_tokens"],
+                    title=head_title,
+                    dpi=self.image_dpi,
+                )
+                tf.summary.image(tag, image[None], max_outputs=1)

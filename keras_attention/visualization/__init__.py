@@ -1,0 +1,6 @@
+"""Plotting helpers for attention weights."""
+
+from keras_attention.visualization.plot_attention import attention_to_image
+from keras_attention.visualization.plot_attention import plot_attention
+
+__all__ = ["attention_to_image", "plot_attention"]

@@ -1,0 +1,149 @@
+import keras
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from keras_attention.visualization import attention_to_image
+from keras_attention.visualization import plot_attention
+
+SOURCE = ["ich", "bin", "müde", "<eos>"]
+TARGET = ["i", "am", "tired"]
+
+
+def _tick_texts(labels):
+    return [label.get_text() for label in labels]
+
+
+def test_heatmap_holds_weights_and_token_labels():
+    weights = np.arange(12, dtype="float32").reshape(3, 4) / 12.0
+
+    ax = plot_attention(weights, SOURCE, TARGET, title="sample 0")
+
+    np.testing.assert_array_equal(ax.images[0].get_array(), weights)
+    assert _tick_texts(ax.get_xticklabels()) == SOURCE
+    assert _tick_texts(ax.get_yticklabels()) == TARGET
+    assert all(label.get_rotation() == 90 for label in ax.get_xticklabels())
+    assert ax.get_title() == "sample 0"
+    # Heatmap axes plus the colorbar axes.
+    assert len(ax.figure.axes) == 2
+    assert isinstance(ax.figure.canvas, FigureCanvasAgg)
+
+
+def test_padded_weights_are_cropped_to_token_counts():
+    padded = np.random.default_rng(0).random((6, 9))
+
+    ax = plot_attention(padded, SOURCE, TARGET)
+
+    np.testing.assert_allclose(
+        ax.images[0].get_array(), padded[:3, :4], rtol=1e-6
+    )
+
+
+def test_draws_into_given_axes():
+    figure = Figure()
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot()
+
+    returned = plot_attention(np.eye(3, 4), SOURCE, TARGET, ax=ax)
+
+    assert returned is ax
+
+
+def test_accepts_backend_tensors_and_bytes_tokens():
+    weights = keras.ops.convert_to_tensor(np.eye(3, 4, dtype="float32"))
+
+    ax = plot_attention(weights, [t.encode() for t in SOURCE], TARGET)
+
+    np.testing.assert_array_equal(ax.images[0].get_array(), np.eye(3, 4))
+    assert _tick_texts(ax.get_xticklabels()) == SOURCE
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(2, 4), (3, 3), (2, 3)],
+    ids=["few_target_rows", "few_source_cols", "both_short"],
+)
+def test_weights_smaller_than_tokens_raise(shape):
+    with pytest.raises(ValueError, match=r"\[\.\.\., 3, 4\].*weights.shape="):
+        plot_attention(np.ones(shape), SOURCE, TARGET)
+
+
+@pytest.mark.parametrize("shape", [(12,), (2, 3, 4)])
+def test_weights_must_be_two_dimensional(shape):
+    with pytest.raises(ValueError, match=r"2-D.*Received: weights.shape="):
+        plot_attention(np.ones(shape), SOURCE, TARGET)
+
+
+def test_empty_or_string_tokens_raise():
+    with pytest.raises(ValueError, match="`source_tokens` must contain"):
+        plot_attention(np.ones((3, 4)), [], TARGET)
+    with pytest.raises(ValueError, match="`target_tokens` must be a sequ"):
+        plot_attention(np.ones((3, 4)), SOURCE, "i am tired")
+
+
+def test_attention_to_image_returns_rgb_uint8_of_sane_size():
+    image = attention_to_image(np.eye(3, 4), SOURCE, TARGET, title="t")
+
+    assert image.dtype == np.uint8
+    assert image.ndim == 3 and image.shape[-1] == 3
+    height, width = image.shape[:2]
+    # 100 dpi and figures between 4x3 and 16x16 inches.
+    assert 300 <= height <= 1600 and 400 <= width <= 1600
+    # Not a blank canvas: the heatmap colours are present.
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 10
+
+
+def test_attention_to_image_depends_on_weights_and_dpi():
+    first = attention_to_image(np.eye(3, 4), SOURCE, TARGET)
+    second = attention_to_image(np.eye(3, 4)[::-1], SOURCE, TARGET)
+    double = attention_to_image(np.eye(3, 4), SOURCE, TARGET, dpi=200)
+
+    assert first.shape == second.shape
+    assert not np.array_equal(first, second)
+    assert double.shape[:2] == (2 * first.shape[0], 2 * first.shape[1])
+
+
+def test_long_token_lists_stay_readable():
+    num_source, num_target = 300, 40
+    source = [f"tok{i}" for i in range(num_source)]
+    target = [f"out{i}" for i in range(num_target)]
+    weights = np.full((num_target, num_source), 1.0 / num_source)
+
+    ax = plot_attention(weights, source, target)
+
+    x_labels = ax.get_xticklabels()
+    # Too many tokens for one label each at the minimum font size: every
+    # k-th token is labelled, in order, at a legible size.
+    assert 1 < len(x_labels) < num_source
+    stride = num_source // len(x_labels)
+    assert _tick_texts(x_labels)[:3] == [f"tok{i * stride}" for i in range(3)]
+    assert min(label.get_fontsize() for label in x_labels) >= 4
+    assert ax.figure.get_size_inches()[0] <= 16
+
+    image = attention_to_image(weights, source, target, dpi=50)
+    assert image.shape[1] <= 16 * 50
+
+
+def test_short_token_lists_use_larger_font_than_long_ones():
+    short_ax = plot_attention(np.eye(3, 4), SOURCE, TARGET)
+    long_source = [f"tok{i}" for i in range(150)]
+    long_ax = plot_attention(np.ones((3, 150)), long_source, TARGET)
+
+    short_size = short_ax.get_xticklabels()[0].get_fontsize()
+    long_size = long_ax.get_xticklabels()[0].get_fontsize()
+    assert short_size > long_size
+
+
+def test_math_like_tokens_render_verbatim():
+    # "$\\frac$" is invalid mathtext: rendering fails if parsed as math.
+    source = ["$\\frac$", "$5", "a_b", "<unk>"]
+
+    image = attention_to_image(np.eye(3, 4), source, TARGET, title="$x$")
+
+    assert image.ndim == 3
+
+
+def test_invalid_dpi_raises():
+    with pytest.raises(ValueError, match="`dpi` must be > 0"):
+        attention_to_image(np.eye(3, 4), SOURCE, TARGET, dpi=0)
