@@ -1,5 +1,6 @@
 """Attention layers: Bahdanau, Luong and multi-head."""
 
+from keras_attention.layers.attention_rnn import AttentionRNN
 from keras_attention.layers.bahdanau_attention import BahdanauAttention
 from keras_attention.layers.base_attention import BaseAttention
 from keras_attention.layers.luong_attention import LuongAttention
@@ -7,6 +8,7 @@ from keras_attention.layers.masked_softmax import masked_softmax
 from keras_attention.layers.multi_head_attention import MultiHeadAttention
 
 __all__ = [
+    "AttentionRNN",
     "BahdanauAttention",
     "BaseAttention",
     "LuongAttention",

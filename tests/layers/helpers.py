@@ -8,7 +8,8 @@ def named_weights(layer):
     names = {}
     for weight in layer.weights:
         parts = weight.path.split("/")
-        names["/".join(parts[1:])] = to_numpy(weight).astype("float64")
+        own = parts[parts.index(layer.name) + 1 :]
+        names["/".join(own)] = to_numpy(weight).astype("float64")
     return names
 
 

@@ -1,0 +1,236 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_attention.layers import AttentionRNN
+from keras_attention.layers import BahdanauAttention
+from keras_attention.layers import LuongAttention
+from keras_attention.layers import MultiHeadAttention
+from tests.conftest import gradient
+from tests.conftest import to_numpy
+from tests.layers import numpy_reference
+from tests.layers.helpers import named_weights
+from tests.layers.helpers import relative_error
+
+DECODERS = {
+    "luong_gru_parallel": lambda: AttentionRNN(
+        keras.layers.GRUCell(6), LuongAttention("general")
+    ),
+    "luong_lstm_parallel_local_p": lambda: AttentionRNN(
+        keras.layers.LSTMCell(6),
+        LuongAttention("dot", alignment="local-p", window=2),
+    ),
+    "luong_lstm_input_feeding": lambda: AttentionRNN(
+        keras.layers.LSTMCell(6),
+        LuongAttention("general"),
+        input_feeding=True,
+        attentional_units=5,
+    ),
+    "luong_stacked_input_feeding": lambda: AttentionRNN(
+        [keras.layers.GRUCell(6), keras.layers.LSTMCell(6)],
+        LuongAttention("concat", units=4),
+        input_feeding=True,
+    ),
+    "bahdanau_gru": lambda: AttentionRNN(
+        keras.layers.GRUCell(6), BahdanauAttention(5), style="bahdanau"
+    ),
+    "luong_multi_head": lambda: AttentionRNN(
+        keras.layers.GRUCell(8), MultiHeadAttention(2, 4)
+    ),
+}
+
+
+def make_inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    inputs = rng.normal(size=(3, 5, 4)).astype("float32")
+    memory = rng.normal(size=(3, 7, 6)).astype("float32")
+    memory_mask = np.ones((3, 7), bool)
+    memory_mask[1, 4:] = False
+    return inputs, memory, memory_mask
+
+
+@pytest.fixture(params=sorted(DECODERS))
+def make_decoder(request):
+    return DECODERS[request.param]
+
+
+def test_steps_reproduce_teacher_forcing(make_decoder):
+    inputs, memory, memory_mask = make_inputs()
+    decoder = make_decoder()
+    outputs, weights, final_state = decoder(
+        inputs, memory, memory_mask=memory_mask
+    )
+    projected = decoder.precompute_memory(memory, memory_mask)
+    state = decoder.get_initial_state(3)
+    step_outputs, step_weights = [], []
+    for t in range(inputs.shape[1]):
+        output, state, step_weight = decoder.step(
+            inputs[:, t], state, projected
+        )
+        step_outputs.append(to_numpy(output))
+        step_weights.append(to_numpy(step_weight))
+    assert relative_error(np.stack(step_outputs, 1), to_numpy(outputs)) < 1e-5
+    assert relative_error(np.stack(step_weights, 1), to_numpy(weights)) < 1e-5
+    for expected, actual in zip(
+        keras.tree.flatten(state["cell"]),
+        keras.tree.flatten(final_state),
+        strict=True,
+    ):
+        assert relative_error(to_numpy(actual), to_numpy(expected)) < 1e-5
+    masked = to_numpy(weights)[1, ..., 4:]
+    assert np.all(masked == 0.0)
+
+
+def test_bahdanau_style_matches_hand_written_loop():
+    inputs, memory, memory_mask = make_inputs(seed=1)
+    decoder = DECODERS["bahdanau_gru"]()
+    outputs, weights, _ = decoder(inputs, memory, memory_mask=memory_mask)
+    # Oracle: the paper's recurrence, s_t = GRU([y_t; c_t], s_{t-1}) with
+    # c_t from s_{t-1}, using a separate Keras GRUCell with copied weights
+    # and the NumPy Bahdanau score.
+    cell = keras.layers.GRUCell(6)
+    cell.build((None, 4 + 6))
+    cell.set_weights(decoder.cell.get_weights())
+    w = named_weights(decoder.attention)
+    hidden = np.zeros((3, 6), "float32")
+    expected_outputs, expected_weights = [], []
+    for t in range(inputs.shape[1]):
+        context, attention = numpy_reference.bahdanau(
+            hidden[:, None].astype("float64"),
+            memory.astype("float64"),
+            memory.astype("float64"),
+            memory_mask,
+            w["query_projection/kernel"],
+            w["key_projection/kernel"],
+            w["score_vector"],
+            w["score_bias"],
+        )
+        context = context[:, 0].astype("float32")
+        cell_input = np.concatenate([inputs[:, t], context], -1)
+        hidden = to_numpy(cell(cell_input, [hidden])[0])
+        expected_outputs.append(np.concatenate([hidden, context], -1))
+        expected_weights.append(attention[:, 0])
+    assert (
+        relative_error(to_numpy(outputs), np.stack(expected_outputs, 1)) < 1e-5
+    )
+    assert (
+        relative_error(to_numpy(weights), np.stack(expected_weights, 1)) < 1e-5
+    )
+
+
+def test_luong_parallel_path_matches_hand_written_composition():
+    inputs, memory, memory_mask = make_inputs(seed=2)
+    decoder = DECODERS["luong_gru_parallel"]()
+    assert decoder.uses_parallel_path
+    outputs, weights, _ = decoder(inputs, memory, memory_mask=memory_mask)
+    gru = keras.layers.GRU(6, return_sequences=True)
+    gru.build(inputs.shape)
+    gru.set_weights(decoder.cell.get_weights())
+    hidden = to_numpy(gru(inputs)).astype("float64")
+    context, expected_weights = numpy_reference.luong(
+        "general",
+        hidden,
+        memory.astype("float64"),
+        memory.astype("float64"),
+        memory_mask,
+        W=named_weights(decoder.attention)["query_projection/kernel"],
+    )
+    W_c = named_weights(decoder)["attentional_projection/kernel"]
+    expected = np.tanh(np.concatenate([context, hidden], -1) @ W_c)
+    assert relative_error(to_numpy(weights), expected_weights) < 1e-5
+    assert relative_error(to_numpy(outputs), expected) < 1e-5
+
+
+def test_padded_decoder_steps_keep_the_state():
+    inputs, memory, memory_mask = make_inputs(seed=3)
+    mask = np.ones((3, 5), bool)
+    mask[0, 2:] = False
+    decoder = DECODERS["luong_lstm_input_feeding"]()
+    _, _, padded_state = decoder(inputs, memory, memory_mask, mask=mask)
+    _, _, short_state = decoder(inputs[:1, :2], memory[:1], memory_mask[:1])
+    for padded, short in zip(
+        keras.tree.flatten(padded_state),
+        keras.tree.flatten(short_state),
+        strict=True,
+    ):
+        np.testing.assert_allclose(
+            to_numpy(padded)[:1], to_numpy(short), rtol=1e-5, atol=1e-6
+        )
+
+
+def test_gradients_reach_the_memory(make_decoder):
+    inputs, memory, memory_mask = make_inputs(seed=4)
+    decoder = make_decoder()
+    decoder(inputs, memory, memory_mask=memory_mask)
+
+    def total(memory_tensor):
+        return decoder(inputs, memory_tensor, memory_mask=memory_mask)[0]
+
+    grad = gradient(total, memory)
+    assert np.isfinite(grad).all()
+    assert np.abs(grad[0]).sum() > 0
+    assert np.all(grad[1, 4:] == 0.0)
+
+
+def seq2seq_model(make_decoder):
+    source = keras.Input((None,), dtype="int32")
+    target = keras.Input((None,), dtype="int32")
+    memory = keras.layers.Embedding(20, 6, mask_zero=True)(source)
+    embedded = keras.layers.Embedding(20, 4)(target)
+    outputs, weights, _ = make_decoder()(
+        embedded, memory, memory_mask=keras.ops.not_equal(source, 0)
+    )
+    logits = keras.layers.Dense(20)(outputs)
+    return keras.Model([source, target], [logits, weights])
+
+
+def test_save_load_and_jit(make_decoder, tmp_path):
+    rng = np.random.default_rng(5)
+    source = rng.integers(1, 20, size=(3, 7)).astype("int32")
+    source[1, 4:] = 0
+    target = rng.integers(1, 20, size=(3, 5)).astype("int32")
+    model = seq2seq_model(make_decoder)
+    expected = [to_numpy(x) for x in model([source, target])]
+    model.save(tmp_path / "decoder.keras")
+    restored = keras.saving.load_model(tmp_path / "decoder.keras")
+    for actual, wanted in zip(
+        restored([source, target]), expected, strict=True
+    ):
+        np.testing.assert_array_equal(to_numpy(actual), wanted)
+    if keras.backend.backend() == "torch":
+        return  # jit_compile on torch means torch.compile (dynamo)
+    model.compile(jit_compile=True)
+    compiled = model.predict([source, target], verbose=0)
+    for actual, wanted in zip(compiled, expected, strict=True):
+        np.testing.assert_allclose(actual, wanted, rtol=1e-5, atol=1e-5)
+
+
+def test_mixed_precision_decoder():
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    inputs, memory, memory_mask = make_inputs(seed=6)
+    decoder = DECODERS["luong_lstm_input_feeding"]()
+    outputs, weights, _ = decoder(inputs, memory, memory_mask=memory_mask)
+    assert outputs.dtype == "bfloat16" or str(outputs.dtype).endswith(
+        "bfloat16"
+    )
+    weights = to_numpy(weights).astype("float32")
+    np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"style": "monotonic"}, "`style` must be one of"),
+        ({"style": "bahdanau", "input_feeding": True}, "`input_feeding`"),
+        ({"cell": "gru"}, "`cell` must be a Keras RNN cell"),
+        ({"attention": keras.layers.Dense(3)}, "`attention` must be"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    arguments = {
+        "cell": keras.layers.GRUCell(4),
+        "attention": LuongAttention("dot"),
+    }
+    arguments.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        AttentionRNN(**arguments)
