@@ -1,0 +1,194 @@
+"""`keras-attention-zoo`: train, evaluate, translate with and export models."""
+
+import argparse
+import json
+import sys
+
+EPILOG = """examples:
+  keras-attention-zoo train translation
+  keras-attention-zoo train translation --arch luong --data spa-eng.zip \\
+      --epochs 10 --logdir runs/spa-eng
+  keras-attention-zoo evaluate runs/translation/model.keras --data spa-eng.zip
+  keras-attention-zoo translate runs/translation/model.keras "9 may 2018"
+  keras-attention-zoo export runs/translation/model.keras exported/
+"""
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="keras-attention-zoo",
+        description="Train and use the attention model zoo.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a zoo model")
+    train.add_argument("task", choices=["translation"])
+    train.add_argument(
+        "--arch", default="luong", choices=["bahdanau", "luong", "transformer"]
+    )
+    train.add_argument(
+        "--data",
+        default=None,
+        help="pairs file (.txt/.zip/.tsv[.gz]), a split directory, a "
+        "parallel-file prefix or a URL; default: the embedded dates",
+    )
+    train.add_argument("--valid", default=None, help="validation file")
+    train.add_argument("--test", default=None, help="test file")
+    train.add_argument("--logdir", default="runs/translation")
+    train.add_argument("--epochs", type=_positive_int, default=10)
+    train.add_argument("--batch-size", type=_positive_int, default=64)
+    train.add_argument("--vocabulary-size", type=_positive_int, default=4000)
+    train.add_argument("--max-source-length", type=_positive_int, default=40)
+    train.add_argument("--max-target-length", type=_positive_int, default=40)
+    train.add_argument("--max-examples", type=_positive_int, default=None)
+    train.add_argument("--learning-rate", type=float, default=None)
+    train.add_argument("--label-smoothing", type=float, default=0.0)
+    train.add_argument("--patience", type=_positive_int, default=3)
+    train.add_argument("--mixed-precision", action="store_true")
+    train.add_argument(
+        "--no-jit", action="store_true", help="do not compile with XLA"
+    )
+    train.add_argument("--distribute", choices=["mirrored"], default=None)
+    train.add_argument(
+        "--model-args",
+        type=json.loads,
+        default=None,
+        help="JSON overrides of the model, e.g. '{\"units\": 256}'",
+    )
+    train.add_argument("--seed", type=int, default=0)
+
+    evaluate = commands.add_parser("evaluate", help="BLEU and exact match")
+    evaluate.add_argument("model")
+    evaluate.add_argument("--data", default=None)
+    evaluate.add_argument("--test", default=None)
+    evaluate.add_argument("--beam-width", type=_positive_int, default=4)
+    evaluate.add_argument("--max-examples", type=_positive_int, default=None)
+    evaluate.add_argument("--seed", type=int, default=0)
+
+    translate = commands.add_parser("translate", help="translate text")
+    translate.add_argument("model")
+    translate.add_argument(
+        "texts", nargs="*", help="sentences (default: read stdin lines)"
+    )
+    translate.add_argument("--beam-width", type=_positive_int, default=1)
+
+    export = commands.add_parser("export", help="export a SavedModel")
+    export.add_argument("model")
+    export.add_argument("directory")
+    return parser
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _load(path):
+    import keras
+
+    import zoo.translation  # noqa: F401  (registers the zoo classes)
+
+    return keras.saving.load_model(path, compile=False)
+
+
+def _train(args):
+    from zoo.translation.training import train_translation
+
+    results = train_translation(
+        args.arch,
+        args.data,
+        valid=args.valid,
+        test=args.test,
+        logdir=args.logdir,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        vocabulary_size=args.vocabulary_size,
+        max_source_length=args.max_source_length,
+        max_target_length=args.max_target_length,
+        max_examples=args.max_examples,
+        learning_rate=args.learning_rate,
+        label_smoothing=args.label_smoothing,
+        patience=args.patience,
+        mixed_precision=args.mixed_precision,
+        jit_compile=False if args.no_jit else "auto",
+        distribute=args.distribute,
+        model_arguments=args.model_args,
+        seed=args.seed,
+    )
+    print()
+    for name in ("greedy", "beam4"):
+        scores = results[name]
+        print(
+            f"test {name}: exact match {scores['exact_match']:.1%}, "
+            f"BLEU {scores['bleu']:.1f}"
+        )
+    print(f"training: {results['train_pairs_per_second']:.0f} pairs/s")
+    print("sample translations:")
+    for sample in results["samples"]:
+        print(f"  {sample['source']!r} -> {sample['hypothesis']!r}")
+    print(f"model saved to {results['model_path']}")
+    print(f"look at the attention with: tensorboard --logdir {args.logdir}")
+
+
+def _evaluate(args):
+    from zoo.data import load_translation_data
+    from zoo.translation.training import score_translations
+    from zoo.translation.training import translate_pairs
+
+    model = _load(args.model)
+    splits = load_translation_data(
+        args.data,
+        test=args.test,
+        max_examples=args.max_examples,
+        seed=args.seed,
+    )
+    pairs = splits["test"]
+    references = [target for _, target in pairs]
+    for beam_width in sorted({1, args.beam_width}):
+        hypotheses, _, _ = translate_pairs(model, pairs, beam_width=beam_width)
+        scores = score_translations(hypotheses, references)
+        print(
+            f"beam {beam_width}: exact match {scores['exact_match']:.1%}, "
+            f"BLEU {scores['bleu']:.1f} ({len(pairs)} sentences)"
+        )
+
+
+def _translate(args):
+    model = _load(args.model)
+    texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
+    for text in model.translate(texts, beam_width=args.beam_width):
+        print(text)
+
+
+def _export(args):
+    from zoo.translation.export import export_saved_model
+
+    model = _load(args.model)
+    export_saved_model(model, args.directory)
+    print(f"SavedModel written to {args.directory}")
+
+
+def main(argv=None):
+    """Entry point of the `keras-attention-zoo` console script."""
+    args = _parser().parse_args(argv)
+    command = {
+        "train": _train,
+        "evaluate": _evaluate,
+        "translate": _translate,
+        "export": _export,
+    }[args.command]
+    try:
+        command(args)
+    except (ValueError, FileNotFoundError, OSError) as error:
+        # Bad arguments and unreadable data deserve one line, not a trace.
+        print(f"keras-attention-zoo: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,11 @@
+"""Text processing of the zoo (TensorFlow Text): tokenizer and pipelines."""
+
+from zoo.text.pipeline import make_translation_dataset
+from zoo.text.pipeline import tokenize_to_numpy
+from zoo.text.wordpiece_tokenizer import WordPieceTokenizer
+
+__all__ = [
+    "WordPieceTokenizer",
+    "make_translation_dataset",
+    "tokenize_to_numpy",
+]

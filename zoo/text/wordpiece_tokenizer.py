@@ -1,0 +1,530 @@
+"""A WordPiece tokenizer layer built on TensorFlow Text.
+
+This layer is **TensorFlow-only**: it runs TensorFlow Text kernels and
+returns `tf.Tensor`s whatever the Keras backend. With the JAX or PyTorch
+backend, use it inside a `tf.data` pipeline (`dataset.map(tokenizer)`) or
+convert its outputs with `.numpy()`; see `zoo.text.pipeline`.
+"""
+
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+# BasicTokenizer is the BERT pre-tokenizer that
+# `bert_vocab_from_dataset` splits words with; tokenizing with the same
+# class guarantees the learned vocabulary fits the words seen at run time.
+from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer
+from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
+
+PAD_TOKEN = "[PAD]"
+UNK_TOKEN = "[UNK]"
+START_TOKEN = "[START]"
+END_TOKEN = "[END]"
+RESERVED_TOKENS = (PAD_TOKEN, UNK_TOKEN, START_TOKEN, END_TOKEN)
+SUFFIX_INDICATOR = "##"
+NORMALIZATION_FORMS = ("NFC", "NFKC", "NFD", "NFKD")
+
+# Detokenization joins tokens with spaces, then undoes the spaces that BERT
+# pre-tokenization put around punctuation. RE2 has no look-behind, so
+# overlapping cases ("9 . 5 . 18") need the rule applied twice.
+_DETOKENIZE_RULES = (
+    # Digits around . : / - belong together: 3.5, 10:30, 09/05/2018. A comma
+    # only before exactly three digits (1,000), since lists ("7, 10 and 16")
+    # are more frequent than decimal commas in the Tatoeba data.
+    (r"(\pN) ([.:/\-]) (\pN)", r"\1\2\3"),
+    (r"(\pN) ([.:/\-]) (\pN)", r"\1\2\3"),
+    (r"(\pN) , (\pN\pN\pN)(\D|$)", r"\1,\2\3"),
+    (r"(\pN) , (\pN\pN\pN)(\D|$)", r"\1,\2\3"),
+    # Hyphenated words: well-known, e-mail.
+    (r"(\pL) - (\pL)", r"\1-\2"),
+    # English contractions and single-letter elisions: don't, o'clock, l'eau.
+    (r"(\pL) ' (s|t|re|ve|ll|d|m)\b", r"\1'\2"),
+    (r"(^|\s)(\pL) ' (\pL)", r"\1\2'\3"),
+    # Text inside double quotes hugs the quotes.
+    (r'"\s*([^"]*?)\s*"', r'"\1"'),
+    # No space before closing punctuation, none after opening punctuation.
+    (r"\s+([.,!?;:%)\]}»…])", r"\1"),
+    (r"([¿¡(\[{«$])\s+", r"\1"),
+)
+
+
+def _normalize_strings(strings, lowercase, normalization_form):
+    if normalization_form is not None:
+        strings = tf_text.normalize_utf8(strings, normalization_form)
+    if lowercase:
+        strings = tf.strings.lower(strings, encoding="utf-8")
+    return strings
+
+
+@keras.saving.register_keras_serializable(package="keras_attention_zoo")
+class WordPieceTokenizer(keras.layers.Layer):
+    """WordPiece tokenizer with BERT-style pre-tokenization.
+
+    Text is normalized (Unicode `normalization_form`, then optionally
+    lowercased; accents are kept), split into words and punctuation marks
+    (each of `¿ ¡ ? ! , . '` and the like is a word of its own) by BERT's
+    basic tokenizer, and each word into the longest WordPiece tokens of
+    the vocabulary (`"estación"` -> `"estaci", "##ón"`). A word that cannot
+    be built from the vocabulary becomes `[UNK]`.
+
+    The first four vocabulary entries are reserved: `[PAD]`=0, `[UNK]`=1,
+    `[START]`=2, `[END]`=3. Learn a vocabulary with `from_texts`.
+
+    Calling the layer returns dense `int32` ids padded with 0, optionally
+    framed by `[START]`/`[END]` and truncated or padded to
+    `sequence_length`. Inputs longer than `sequence_length` are truncated
+    (keeping `[START]`/`[END]`) and a `UserWarning` is issued once per layer.
+
+    This layer is TensorFlow-only (TensorFlow Text kernels); with other
+    backends use it in a `tf.data` pipeline. The vocabulary is part of
+    `get_config()`, so a `.keras` file holding the layer restores it.
+
+    Args:
+        vocabulary: list of token strings, starting with `[PAD]`, `[UNK]`,
+            `[START]`, `[END]`; suffix tokens start with `"##"`.
+        lowercase: whether to lowercase text (Unicode aware, accents kept).
+        normalization_form: Unicode normalization applied before
+            lowercasing: `"NFKC"` (default), `"NFC"`, `"NFD"`, `"NFKD"` or
+            `None`.
+        sequence_length: default output length of `call`; `None` pads to
+            the longest sequence of the batch.
+        add_start: default for prepending `[START]` in `call`.
+        add_end: default for appending `[END]` in `call`.
+        **kwargs: base `keras.layers.Layer` arguments (`name`, ...).
+
+    Example:
+
+    >>> tokenizer = WordPieceTokenizer.from_texts(
+    ...     ["¿Dónde está la estación?", "La estación está aquí."],
+    ...     vocabulary_size=100,
+    ... )
+    >>> ids = tokenizer(["¿Dónde está?"], sequence_length=16, add_end=True)
+    >>> tokenizer.detokenize(ids).numpy()[0].decode()
+    '¿dónde está?'
+
+    References:
+        - [Schuster & Nakajima, 2012. Japanese and Korean voice search](
+          https://research.google/pubs/pub37842/) (WordPiece).
+        - [Devlin et al., 2019. BERT](https://arxiv.org/abs/1810.04805)
+          (pre-tokenization and vocabulary learning).
+    """
+
+    def __init__(
+        self,
+        vocabulary,
+        lowercase=True,
+        normalization_form="NFKC",
+        sequence_length=None,
+        add_start=False,
+        add_end=False,
+        **kwargs,
+    ):
+        if kwargs.get("dtype") is None:
+            kwargs["dtype"] = "int32"
+        super().__init__(**kwargs)
+        # Strings must reach `call` untouched: no conversion to the
+        # backend's float tensors, and Python lists are accepted.
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        vocabulary = [str(token) for token in vocabulary]
+        if tuple(vocabulary[: len(RESERVED_TOKENS)]) != RESERVED_TOKENS:
+            raise ValueError(
+                "`vocabulary` must start with the reserved tokens "
+                f"{list(RESERVED_TOKENS)}. Received: "
+                f"{vocabulary[: len(RESERVED_TOKENS)]}"
+            )
+        if len(set(vocabulary)) != len(vocabulary):
+            duplicates = sorted(
+                {token for token in vocabulary if vocabulary.count(token) > 1}
+            )
+            raise ValueError(
+                "`vocabulary` must not repeat tokens. Received duplicates: "
+                f"{duplicates[:10]}"
+            )
+        if normalization_form not in (None, *NORMALIZATION_FORMS):
+            raise ValueError(
+                "`normalization_form` must be one of "
+                f"{[*NORMALIZATION_FORMS, None]}. "
+                f"Received: normalization_form={normalization_form!r}"
+            )
+        if sequence_length is not None and (
+            not isinstance(sequence_length, int) or sequence_length < 1
+        ):
+            raise ValueError(
+                "`sequence_length` must be None or an integer >= 1. "
+                f"Received: sequence_length={sequence_length!r}"
+            )
+        self._vocabulary = vocabulary
+        self._token_ids = {token: i for i, token in enumerate(vocabulary)}
+        self.lowercase = bool(lowercase)
+        self.normalization_form = normalization_form
+        self.sequence_length = sequence_length
+        self.add_start = bool(add_start)
+        self.add_end = bool(add_end)
+        self._truncation_warned = False
+        self._word_splitter = BasicTokenizer(lower_case=False)
+        self._wordpiece = tf_text.FastWordpieceTokenizer(
+            vocab=vocabulary,
+            suffix_indicator=SUFFIX_INDICATOR,
+            unknown_token=UNK_TOKEN,
+            no_pretokenization=True,
+            support_detokenization=False,
+            token_out_type=tf.int32,
+        )
+        self._vocabulary_tensor = tf.constant(vocabulary, dtype=tf.string)
+        self.built = True
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts,
+        vocabulary_size=8000,
+        lowercase=True,
+        normalization_form="NFKC",
+        learn_params=None,
+        **kwargs,
+    ):
+        """Learns a WordPiece vocabulary from texts and builds a tokenizer.
+
+        Uses `tensorflow_text.tools.wordpiece_vocab.bert_vocab_from_dataset`
+        on the normalized texts. Every character of the training words gets
+        a token, so text made of seen characters never maps to `[UNK]`.
+        Learning takes about a minute per 100,000 sentences on one CPU
+        core.
+
+        Args:
+            texts: an iterable of strings, or a `tf.data.Dataset` of string
+                scalars or batches.
+            vocabulary_size: the maximum vocabulary size, reserved tokens
+                included. The learner aims for 95-100% of it; an alphabet
+                larger than the budget can exceed it.
+            lowercase: see the class arguments.
+            normalization_form: see the class arguments.
+            learn_params: extra keyword arguments of
+                `wordpiece_tokenizer_learner_lib.learn`, e.g.
+                `{"num_iterations": 4, "max_token_length": 50}`.
+            **kwargs: other arguments of the class (`sequence_length`, ...).
+
+        Returns:
+            A `WordPieceTokenizer`.
+
+        Example:
+
+        >>> tokenizer = WordPieceTokenizer.from_texts(
+        ...     ["a cat sat", "a cat ran"], vocabulary_size=60
+        ... )
+        >>> tokenizer.get_vocabulary()[:6]
+        ['[PAD]', '[UNK]', '[START]', '[END]', 'a', 'c']
+        """
+        if not isinstance(vocabulary_size, int) or vocabulary_size <= len(
+            RESERVED_TOKENS
+        ):
+            raise ValueError(
+                "`vocabulary_size` must be an integer > "
+                f"{len(RESERVED_TOKENS)}. "
+                f"Received: vocabulary_size={vocabulary_size!r}"
+            )
+        if isinstance(texts, tf.data.Dataset):
+            dataset = texts
+        else:
+            texts = list(texts)
+            if not all(isinstance(text, str) for text in texts):
+                raise ValueError(
+                    "`texts` must hold strings. Received an element of type "
+                    f"{type(next(t for t in texts if not isinstance(t, str)))}"
+                )
+            if not any(text.strip() for text in texts):
+                raise ValueError(
+                    "`texts` must contain at least one non-blank string. "
+                    f"Received {len(texts)} blank or no strings."
+                )
+            dataset = tf.data.Dataset.from_tensor_slices(
+                tf.constant(texts, dtype=tf.string)
+            ).batch(1024)
+        dataset = dataset.map(
+            lambda strings: _normalize_strings(
+                strings, lowercase, normalization_form
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        try:
+            vocabulary = bert_vocab_from_dataset.bert_vocab_from_dataset(
+                dataset,
+                vocab_size=vocabulary_size,
+                reserved_tokens=list(RESERVED_TOKENS),
+                bert_tokenizer_params={"lower_case": False},
+                learn_params=learn_params,
+            )
+        except StopIteration:
+            raise ValueError("`texts` contain no words.") from None
+        return cls(
+            vocabulary,
+            lowercase=lowercase,
+            normalization_form=normalization_form,
+            **kwargs,
+        )
+
+    @property
+    def vocabulary_size(self):
+        """Number of tokens, reserved ones included."""
+        return len(self._vocabulary)
+
+    @property
+    def pad_id(self):
+        """Id of `[PAD]` (0)."""
+        return self._token_ids[PAD_TOKEN]
+
+    @property
+    def unk_id(self):
+        """Id of `[UNK]` (1)."""
+        return self._token_ids[UNK_TOKEN]
+
+    @property
+    def start_id(self):
+        """Id of `[START]` (2)."""
+        return self._token_ids[START_TOKEN]
+
+    @property
+    def end_id(self):
+        """Id of `[END]` (3)."""
+        return self._token_ids[END_TOKEN]
+
+    def get_vocabulary(self):
+        """Returns the vocabulary as a list of strings, indexed by id."""
+        return list(self._vocabulary)
+
+    def id_to_token(self, token_id):
+        """Returns the token string of an integer id."""
+        token_id = int(token_id)
+        if not 0 <= token_id < self.vocabulary_size:
+            raise ValueError(
+                f"`token_id` must be in [0, {self.vocabulary_size}). "
+                f"Received: token_id={token_id}"
+            )
+        return self._vocabulary[token_id]
+
+    def token_to_id(self, token):
+        """Returns the id of a token string (suffix tokens start with ##)."""
+        if token not in self._token_ids:
+            raise ValueError(
+                f"`token` is not in the vocabulary. Received: token={token!r}"
+            )
+        return self._token_ids[token]
+
+    def normalize(self, strings):
+        """Applies the Unicode normalization and lowercasing of the layer.
+
+        Args:
+            strings: a string, a list of strings or a string tensor.
+
+        Returns:
+            A `tf.string` tensor of the same shape.
+        """
+        strings = tf.convert_to_tensor(strings, dtype=tf.string)
+        return _normalize_strings(
+            strings, self.lowercase, self.normalization_form
+        )
+
+    def _as_string_batch(self, inputs):
+        """Returns (rank-1 string tensor, whether the input was a scalar)."""
+        if isinstance(inputs, (np.ndarray, list, tuple)):
+            inputs = np.asarray(inputs, dtype=object)
+        inputs = tf.convert_to_tensor(inputs, dtype=tf.string)
+        rank = inputs.shape.rank
+        if rank == 0:
+            return inputs[tf.newaxis], True
+        if rank == 2 and inputs.shape[-1] == 1:
+            return tf.squeeze(inputs, axis=-1), False
+        if rank != 1:
+            raise ValueError(
+                "Inputs must be a string scalar, a [batch] or a [batch, 1] "
+                f"string tensor. Received shape: {inputs.shape}"
+            )
+        return inputs, False
+
+    def tokenize(self, inputs):
+        """Splits text into WordPiece ids, without special tokens.
+
+        Args:
+            inputs: a string, a list of strings or a `[batch]` (or
+                `[batch, 1]`) string tensor.
+
+        Returns:
+            An `int32` `tf.RaggedTensor` `[batch, None]` of ids, or a
+            `tf.Tensor` `[None]` for a scalar input.
+        """
+        strings, is_scalar = self._as_string_batch(inputs)
+        words = self._word_splitter.tokenize(self.normalize(strings))
+        token_ids = self._wordpiece.tokenize(words).merge_dims(-2, -1)
+        return token_ids[0] if is_scalar else token_ids
+
+    def _warn_truncation_once(self, longest, budget):
+        if not self._truncation_warned:
+            self._truncation_warned = True
+            warnings.warn(
+                f"{self.name}: an input of {int(longest)} tokens was "
+                f"truncated to {int(budget)} tokens (sequence_length minus "
+                "the [START]/[END] tokens). Later truncations are not "
+                "reported.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return True
+
+    def _check_truncation(self, row_lengths, budget):
+        """Warns once when a row is longer than `budget`.
+
+        In eager mode this is a Python check. In a graph (a `tf.data` map,
+        a `tf.function`) a `py_function` warns, and it runs only when a
+        row is actually too long.
+        """
+        longest = tf.reduce_max(tf.concat([row_lengths, [0]], axis=0))
+        if tf.executing_eagerly():
+            if int(longest) > budget:
+                self._warn_truncation_once(longest, budget)
+            return tf.constant(True)
+        if self._truncation_warned:
+            return tf.constant(True)
+        return tf.cond(
+            longest > budget,
+            lambda: tf.py_function(
+                self._warn_truncation_once, [longest, budget], Tout=tf.bool
+            ),
+            lambda: tf.constant(True),
+        )
+
+    def call(self, inputs, sequence_length=None, add_start=None, add_end=None):
+        """Tokenizes text into dense padded ids.
+
+        Args:
+            inputs: a string, a list of strings or a `[batch]` (or
+                `[batch, 1]`) string tensor.
+            sequence_length: overrides the layer's `sequence_length`.
+            add_start: overrides the layer's `add_start`.
+            add_end: overrides the layer's `add_end`.
+
+        Returns:
+            An `int32` `tf.Tensor` `[batch, length]` padded with 0 (`[length]`
+            for a scalar input).
+        """
+        strings, is_scalar = self._as_string_batch(inputs)
+        sequence_length = (
+            self.sequence_length if sequence_length is None else sequence_length
+        )
+        add_start = self.add_start if add_start is None else bool(add_start)
+        add_end = self.add_end if add_end is None else bool(add_end)
+        token_ids = self.tokenize(strings)
+        if sequence_length is not None:
+            budget = sequence_length - int(add_start) - int(add_end)
+            if budget < 0:
+                raise ValueError(
+                    "`sequence_length` must leave room for [START]/[END]. "
+                    f"Received: sequence_length={sequence_length}, "
+                    f"add_start={add_start}, add_end={add_end}"
+                )
+            checked = self._check_truncation(token_ids.row_lengths(), budget)
+            with tf.control_dependencies([checked]):
+                token_ids = token_ids.with_flat_values(
+                    tf.identity(token_ids.flat_values)
+                )
+            token_ids = token_ids[:, :budget]
+        num_rows = token_ids.nrows(out_type=tf.int32)
+        pieces = []
+        if add_start:
+            pieces.append(tf.fill([num_rows, 1], self.start_id))
+        pieces.append(token_ids)
+        if add_end:
+            pieces.append(tf.fill([num_rows, 1], self.end_id))
+        if len(pieces) > 1:
+            token_ids = tf.concat(
+                [
+                    piece
+                    if isinstance(piece, tf.RaggedTensor)
+                    else tf.RaggedTensor.from_tensor(piece)
+                    for piece in pieces
+                ],
+                axis=1,
+            )
+        dense = token_ids.to_tensor(
+            default_value=self.pad_id, shape=[None, sequence_length]
+        )
+        return dense[0] if is_scalar else dense
+
+    def detokenize(self, token_ids):
+        """Turns ids back into text.
+
+        `[PAD]` and `[START]` are dropped, and so is everything from the
+        first `[END]` on (a decoder's output after it is meaningless);
+        `[UNK]` stays visible. WordPiece suffixes are glued to their word
+        and the spaces around punctuation are undone (`"¿ dónde ?"` ->
+        `"¿dónde?"`, `"don ' t"` -> `"don't"`, `"3 . 5"` -> `"3.5"`).
+        Spacing the input had around punctuation is not remembered, so the
+        result is the normalized text with standard spacing.
+
+        Args:
+            token_ids: integer ids `[batch, length]` or `[length]`: a
+                tensor of any backend, a NumPy array, a nested list, or a
+                `tf.RaggedTensor`.
+
+        Returns:
+            A `tf.string` tensor `[batch]` (a scalar for `[length]` input).
+        """
+        if not isinstance(token_ids, (tf.Tensor, tf.RaggedTensor)):
+            token_ids = keras.ops.convert_to_numpy(token_ids)
+        if isinstance(token_ids, tf.RaggedTensor):
+            token_ids = token_ids.to_tensor(default_value=self.pad_id)
+        token_ids = tf.cast(token_ids, tf.int32)
+        is_scalar = token_ids.shape.rank == 1
+        if is_scalar:
+            token_ids = token_ids[tf.newaxis]
+        if token_ids.shape.rank != 2:
+            raise ValueError(
+                "`token_ids` must have shape [batch, length] or [length]. "
+                f"Received shape: {token_ids.shape}"
+            )
+        after_end = (
+            tf.cumsum(tf.cast(token_ids == self.end_id, tf.int32), axis=1) > 0
+        )
+        keep = (
+            ~after_end
+            & (token_ids != self.pad_id)
+            & (token_ids != self.start_id)
+        )
+        tokens = tf.gather(
+            self._vocabulary_tensor, tf.ragged.boolean_mask(token_ids, keep)
+        )
+        text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
+        text = tf.strings.regex_replace(text, " ##", "")
+        text = tf.strings.regex_replace(text, "^##", "")
+        for pattern, rewrite in _DETOKENIZE_RULES:
+            text = tf.strings.regex_replace(text, pattern, rewrite)
+        return text[0] if is_scalar else text
+
+    def compute_output_spec(
+        self, inputs, sequence_length=None, add_start=None, add_end=None
+    ):
+        sequence_length = (
+            self.sequence_length if sequence_length is None else sequence_length
+        )
+        if len(inputs.shape) == 0:
+            return keras.KerasTensor((sequence_length,), dtype="int32")
+        return keras.KerasTensor(
+            (inputs.shape[0], sequence_length), dtype="int32"
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary": self.get_vocabulary(),
+                "lowercase": self.lowercase,
+                "normalization_form": self.normalization_form,
+                "sequence_length": self.sequence_length,
+                "add_start": self.add_start,
+                "add_end": self.add_end,
+            }
+        )
+        return config

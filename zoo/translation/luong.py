@@ -1,0 +1,170 @@
+"""Luong et al. (2015): stacked LSTMs with global or local attention."""
+
+import keras
+from keras import ops
+
+from keras_attention.layers import AttentionRNN
+from keras_attention.layers import LuongAttention
+from zoo.translation.seq2seq import Seq2Seq
+from zoo.translation.seq2seq import source_padding_mask
+
+
+@keras.saving.register_keras_serializable(package="keras_attention_zoo")
+class LuongTranslator(Seq2Seq):
+    """The attentional NMT model of Luong et al. (2015), scaled to the data.
+
+    A stack of LSTMs encodes the source; the decoder stack starts from the
+    encoder's final states, attends from its top state with the chosen score
+    and alignment, and predicts from the attentional vector
+    `h~_t = tanh(W_c [c_t; h_t])`, which input feeding passes to the next
+    step.
+
+    Args:
+        source_vocabulary_size: Size of the source vocabulary.
+        target_vocabulary_size: Size of the target vocabulary.
+        embedding_dim: Size of the word embeddings.
+        units: Size of every LSTM layer.
+        num_layers: Number of LSTM layers in the encoder and the decoder.
+        score: `"dot"`, `"general"` or `"concat"` (see `LuongAttention`).
+        alignment: `"global"` or `"local-p"` (the predictive local attention
+            the paper found best).
+        window: Half width `D` of the local window.
+        input_feeding: Whether `h~_{t-1}` is fed into the decoder.
+        dropout: Dropout on embeddings and attentional vectors.
+        **kwargs: `Seq2Seq` arguments (tokenizers, `max_decode_length`).
+
+    References:
+        - [Luong et al., 2015](https://arxiv.org/abs/1508.04025).
+    """
+
+    def __init__(
+        self,
+        source_vocabulary_size,
+        target_vocabulary_size,
+        embedding_dim=64,
+        units=128,
+        num_layers=2,
+        score="general",
+        alignment="global",
+        window=5,
+        input_feeding=True,
+        dropout=0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if alignment not in ("global", "local-p"):
+            raise ValueError(
+                "`alignment` must be 'global' or 'local-p'. "
+                f"Received: alignment={alignment}"
+            )
+        self.source_vocabulary_size = source_vocabulary_size
+        self.target_vocabulary_size = target_vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.units = units
+        self.num_layers = num_layers
+        self.score = score
+        self.alignment = alignment
+        self.window = window
+        self.input_feeding = input_feeding
+        self.dropout = dropout
+        self.source_embedding = keras.layers.Embedding(
+            source_vocabulary_size, embedding_dim, name="source_embedding"
+        )
+        self.encoder_layers = [
+            keras.layers.LSTM(
+                units,
+                return_sequences=True,
+                return_state=True,
+                name=f"encoder_{index}",
+            )
+            for index in range(num_layers)
+        ]
+        self.target_embedding = keras.layers.Embedding(
+            target_vocabulary_size, embedding_dim, name="target_embedding"
+        )
+        cells = [keras.layers.LSTMCell(units) for _ in range(num_layers)]
+        self.decoder = AttentionRNN(
+            cells if num_layers > 1 else cells[0],
+            LuongAttention(
+                score,
+                units=units if score == "concat" else None,
+                alignment=alignment,
+                window=window,
+            ),
+            input_feeding=input_feeding,
+            name="decoder",
+        )
+        self.embedding_dropout = keras.layers.Dropout(dropout)
+        self.output_dropout = keras.layers.Dropout(dropout)
+        self.output_projection = keras.layers.Dense(
+            target_vocabulary_size, name="output_projection"
+        )
+
+    def _encode(self, source_ids, training=None):
+        source_mask = source_padding_mask(source_ids)
+        hidden = self.embedding_dropout(
+            self.source_embedding(source_ids), training=training
+        )
+        final_states = []
+        for layer in self.encoder_layers:
+            hidden, state_h, state_c = layer(
+                hidden, mask=source_mask, training=training
+            )
+            final_states.append([state_h, state_c])
+        if self.num_layers == 1:
+            final_states = final_states[0]
+        return hidden, source_mask, final_states
+
+    def call(self, inputs, training=None):
+        source_ids, target_ids = inputs
+        memory, source_mask, initial_state = self._encode(source_ids, training)
+        embedded = self.embedding_dropout(
+            self.target_embedding(target_ids), training=training
+        )
+        outputs, _, _ = self.decoder(
+            embedded,
+            memory,
+            memory_mask=source_mask,
+            initial_state=initial_state,
+            mask=ops.not_equal(target_ids, 0),
+            training=training,
+        )
+        outputs = self.output_dropout(outputs, training=training)
+        return self.output_projection(outputs)
+
+    def encode(self, source_ids, max_length=None):
+        """The decoding state: projected memory and first decoder state."""
+        memory, source_mask, initial_state = self._encode(source_ids)
+        batch_size = ops.shape(source_ids)[0]
+        return {
+            "memory": self.decoder.precompute_memory(memory, source_mask),
+            "decoder": self.decoder.get_initial_state(
+                batch_size, initial_state
+            ),
+        }
+
+    def decode_step(self, token_ids, state):
+        embedded = self.target_embedding(token_ids)
+        output, decoder_state, weights = self.decoder.step(
+            embedded, state["decoder"], state["memory"]
+        )
+        logits = self.output_projection(output)
+        return logits, {**state, "decoder": decoder_state}, weights
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "source_vocabulary_size": self.source_vocabulary_size,
+                "target_vocabulary_size": self.target_vocabulary_size,
+                "embedding_dim": self.embedding_dim,
+                "units": self.units,
+                "num_layers": self.num_layers,
+                "score": self.score,
+                "alignment": self.alignment,
+                "window": self.window,
+                "input_feeding": self.input_feeding,
+                "dropout": self.dropout,
+            }
+        )
+        return config
