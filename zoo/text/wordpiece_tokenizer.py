@@ -6,6 +6,8 @@ backend, use it inside a `tf.data` pipeline (`dataset.map(tokenizer)`) or
 convert its outputs with `.numpy()`; see `zoo.text.pipeline`.
 """
 
+import os
+import pathlib
 import warnings
 
 import keras
@@ -51,6 +53,14 @@ _DETOKENIZE_RULES = (
 )
 
 
+def _read_vocabulary_file(path):
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No vocabulary file: '{path}'")
+    text = path.read_text(encoding="utf-8")
+    return [token.removesuffix("\r") for token in text.split("\n") if token]
+
+
 def _normalize_strings(strings, lowercase, normalization_form):
     if normalization_form is not None:
         strings = tf_text.normalize_utf8(strings, normalization_form)
@@ -84,7 +94,9 @@ class WordPieceTokenizer(keras.layers.Layer):
 
     Args:
         vocabulary: list of token strings, starting with `[PAD]`, `[UNK]`,
-            `[START]`, `[END]`; suffix tokens start with `"##"`.
+            `[START]`, `[END]`; suffix tokens start with `"##"`. Or the
+            path of a UTF-8 file with one token per line, as written by
+            `save_vocabulary`.
         lowercase: whether to lowercase text (Unicode aware, accents kept).
         normalization_form: Unicode normalization applied before
             lowercasing: `"NFKC"` (default), `"NFC"`, `"NFD"`, `"NFKD"` or
@@ -129,6 +141,8 @@ class WordPieceTokenizer(keras.layers.Layer):
         # backend's float tensors, and Python lists are accepted.
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
+        if isinstance(vocabulary, (str, os.PathLike)):
+            vocabulary = _read_vocabulary_file(vocabulary)
         vocabulary = [str(token) for token in vocabulary]
         if tuple(vocabulary[: len(RESERVED_TOKENS)]) != RESERVED_TOKENS:
             raise ValueError(
@@ -295,6 +309,18 @@ class WordPieceTokenizer(keras.layers.Layer):
     def get_vocabulary(self):
         """Returns the vocabulary as a list of strings, indexed by id."""
         return list(self._vocabulary)
+
+    def save_vocabulary(self, path):
+        """Writes the vocabulary to a UTF-8 file, one token per line.
+
+        Learning a vocabulary on a large corpus takes minutes; saving it
+        lets `WordPieceTokenizer(path)` rebuild the tokenizer at once.
+
+        Args:
+            path: the file to write.
+        """
+        text = "\n".join(self._vocabulary) + "\n"
+        pathlib.Path(path).write_text(text, encoding="utf-8")
 
     def id_to_token(self, token_id):
         """Returns the token string of an integer id."""

@@ -1,0 +1,310 @@
+"""Shared validation and loop helpers for the decoders.
+
+All decoders run their first step outside the loop: it reveals the static
+shapes of the logits, the state and the attention, which size the fixed
+buffers that make the loop compile under XLA.
+"""
+
+import numbers
+
+import keras
+import numpy as np
+from keras import ops
+
+
+def check_integer(name, value, minimum=None):
+    """Validates an integer argument and returns it as a Python `int`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(
+            f"`{name}` must be an integer. Received: {name}={value!r}"
+        )
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(
+            f"`{name}` must be >= {minimum}. Received: {name}={value}"
+        )
+    return value
+
+
+def check_common_arguments(end_id, pad_id, max_length, vocabulary_size):
+    """Validates the arguments all decoders share; returns them as ints."""
+    end_id = check_integer("end_id", end_id)
+    pad_id = check_integer("pad_id", pad_id)
+    max_length = check_integer("max_length", max_length, minimum=1)
+    if vocabulary_size is not None:
+        vocabulary_size = check_integer(
+            "vocabulary_size", vocabulary_size, minimum=1
+        )
+    return end_id, pad_id, max_length, vocabulary_size
+
+
+def check_non_negative_float(name, value):
+    """Validates a finite, non-negative float and returns it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(
+            f"`{name}` must be a number. Received: {name}={value!r}"
+        )
+    value = float(value)
+    if not np.isfinite(value) or value < 0.0:
+        raise ValueError(
+            f"`{name}` must be a finite number >= 0. Received: {name}={value}"
+        )
+    return value
+
+
+def concrete_value(tensor):
+    """Returns `tensor` as a NumPy array, or None when it is symbolic.
+
+    Values traced by `jax.jit` or `tf.function` are unknown until run time,
+    so value checks on them are skipped rather than failing the trace.
+    """
+    try:
+        return ops.convert_to_numpy(tensor)
+    except Exception:
+        return None
+
+
+def prepare_start_ids(start_ids):
+    """Converts `start_ids` to an int32 `[batch]` tensor."""
+    start_ids = ops.convert_to_tensor(start_ids)
+    if len(start_ids.shape) != 1:
+        raise ValueError(
+            "`start_ids` must have shape `[batch]`. "
+            f"Received: start_ids.shape={tuple(start_ids.shape)}"
+        )
+    dtype = keras.backend.standardize_dtype(start_ids.dtype)
+    if "int" not in dtype:
+        raise ValueError(
+            f"`start_ids` must have an integer dtype. Received: dtype={dtype}"
+        )
+    return ops.cast(start_ids, "int32")
+
+
+def batch_size_of(start_ids):
+    """Returns the batch size: a Python int when static, else a tensor."""
+    return ops.shape(start_ids)[0]
+
+
+def check_state_batch(initial_state, batch_size):
+    """Checks that every tensor of the state leads with the batch size."""
+    for tensor in keras.tree.flatten(initial_state):
+        if tensor is None:
+            raise ValueError(
+                "`initial_state` must be a nested structure of tensors; pass "
+                "`()` to a step function without state. Received: "
+                f"initial_state={initial_state!r}"
+            )
+        shape = ops.shape(tensor)
+        if len(shape) == 0:
+            raise ValueError(
+                "Every tensor in `initial_state` must have a leading batch "
+                "dimension. Received: a scalar tensor."
+            )
+        leading = shape[0]
+        if (
+            isinstance(leading, int)
+            and isinstance(batch_size, int)
+            and leading != batch_size
+        ):
+            raise ValueError(
+                "Every tensor in `initial_state` must have a leading "
+                "dimension equal to the batch size of `start_ids` "
+                f"({batch_size}). Received: a tensor of shape {tuple(shape)}"
+            )
+
+
+def split_step_outputs(outputs):
+    """Splits `step_fn` outputs into `(logits, state, attention or None)`."""
+    if not isinstance(outputs, (tuple, list)) or len(outputs) not in (2, 3):
+        raise ValueError(
+            "`step_fn` must return `(logits, state)` or "
+            f"`(logits, state, attention)`. Received: {outputs!r}"
+        )
+    attention = outputs[2] if len(outputs) == 3 else None
+    return outputs[0], outputs[1], attention
+
+
+def infer_vocabulary_size(logits, batch_size, vocabulary_size):
+    """Checks the first step's logits and returns the vocabulary size."""
+    shape = ops.shape(logits)
+    if len(shape) != 2:
+        raise ValueError(
+            "`step_fn` must return logits of shape `[batch, vocab]`. "
+            f"Received: logits.shape={tuple(shape)}"
+        )
+    if (
+        isinstance(shape[0], int)
+        and isinstance(batch_size, int)
+        and shape[0] != batch_size
+    ):
+        raise ValueError(
+            "`step_fn` must return logits with batch size "
+            f"{batch_size}. Received: logits.shape={tuple(shape)}"
+        )
+    static_vocabulary_size = logits.shape[-1]
+    if vocabulary_size is None:
+        if static_vocabulary_size is None:
+            raise ValueError(
+                "The vocabulary size cannot be inferred from logits with an "
+                "unknown last dimension. Pass `vocabulary_size`. Received: "
+                f"logits.shape={tuple(logits.shape)}"
+            )
+        return static_vocabulary_size
+    if (
+        static_vocabulary_size is not None
+        and static_vocabulary_size != vocabulary_size
+    ):
+        raise ValueError(
+            "`vocabulary_size` must match the last dimension of the logits "
+            f"returned by `step_fn` ({static_vocabulary_size}). Received: "
+            f"vocabulary_size={vocabulary_size}"
+        )
+    return vocabulary_size
+
+
+def check_token_ids(vocabulary_size, start_ids, end_id, pad_id):
+    """Checks that the special token ids lie in `[0, vocabulary_size)`."""
+    for name, token_id in (("end_id", end_id), ("pad_id", pad_id)):
+        if not 0 <= token_id < vocabulary_size:
+            raise ValueError(
+                f"`{name}` must be in [0, {vocabulary_size}). "
+                f"Received: {name}={token_id}"
+            )
+    values = concrete_value(start_ids)
+    if values is not None and values.size:
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high >= vocabulary_size:
+            raise ValueError(
+                f"`start_ids` must be in [0, {vocabulary_size}). "
+                f"Received: start_ids with min={low} and max={high}"
+            )
+
+
+def check_attention(attention, batch_size):
+    """Checks that attention, when returned, leads with the batch size."""
+    if attention is None:
+        return
+    shape = ops.shape(attention)
+    batch_mismatch = (
+        len(shape) > 0
+        and isinstance(shape[0], int)
+        and isinstance(batch_size, int)
+        and shape[0] != batch_size
+    )
+    if len(shape) == 0 or batch_mismatch:
+        raise ValueError(
+            "`step_fn` must return attention with a leading batch dimension "
+            f"of {batch_size}. Received: attention.shape={tuple(shape)}"
+        )
+
+
+def log_softmax_float32(logits):
+    """Log-probabilities in float32, whatever the dtype of the logits."""
+    return ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+
+
+def write_step(buffer, step, values):
+    """Writes `values` `[n, ...]` at time `step` of `buffer` `[n, T, ...]`."""
+    start_indices = [0, step] + [0] * (len(buffer.shape) - 2)
+    return ops.slice_update(buffer, start_indices, ops.expand_dims(values, 1))
+
+
+def mask_rows(condition, values):
+    """Zeroes the rows of `values` `[n, ...]` where `condition` `[n]` fails."""
+    condition = ops.reshape(condition, [-1] + [1] * (len(values.shape) - 1))
+    return ops.where(condition, values, ops.zeros_like(values))
+
+
+def history_buffer(attention, rows, max_length):
+    """A zero float32 buffer `[rows, max_length, ...]` for attention."""
+    return ops.zeros([rows, max_length] + list(attention.shape[1:]), "float32")
+
+
+def decode_single_path(
+    step_fn,
+    initial_state,
+    start_ids,
+    end_id,
+    max_length,
+    pad_id,
+    vocabulary_size,
+    choose_tokens,
+):
+    """Decodes one hypothesis per batch entry (greedy search, sampling).
+
+    Args:
+        choose_tokens: callable `(log_probs, step) -> token_ids` that picks
+            the next int32 token `[batch]` from float32 log-probabilities
+            `[batch, vocab]` at the (possibly symbolic) int `step`.
+
+    The other arguments are those of `greedy_search`, already validated
+    except for the checks that need the first step's outputs.
+
+    Returns:
+        The dict documented in `greedy_search`.
+    """
+    start_ids = prepare_start_ids(start_ids)
+    batch_size = batch_size_of(start_ids)
+    check_state_batch(initial_state, batch_size)
+    if vocabulary_size is not None:
+        # Before the first step: the step function may fail on bad ids.
+        check_token_ids(vocabulary_size, start_ids, end_id, pad_id)
+
+    logits, state, attention = split_step_outputs(
+        step_fn(start_ids, initial_state)
+    )
+    vocabulary_size = infer_vocabulary_size(logits, batch_size, vocabulary_size)
+    check_token_ids(vocabulary_size, start_ids, end_id, pad_id)
+    check_attention(attention, batch_size)
+
+    results = {
+        "sequences": ops.full([batch_size, max_length], pad_id, "int32"),
+        "lengths": ops.zeros([batch_size], "int32"),
+        "scores": ops.zeros([batch_size], "float32"),
+        "finished": ops.zeros([batch_size], "bool"),
+    }
+    if attention is not None:
+        results["attention"] = history_buffer(attention, batch_size, max_length)
+
+    def advance(step, logits, attention, results):
+        log_probs = log_softmax_float32(logits)
+        live = ops.logical_not(results["finished"])
+        tokens = ops.where(live, choose_tokens(log_probs, step), pad_id)
+        tokens = ops.cast(tokens, "int32")
+        token_log_probs = ops.take_along_axis(
+            log_probs, ops.expand_dims(tokens, 1), axis=1
+        )[:, 0]
+        updated = {
+            "sequences": write_step(results["sequences"], step, tokens),
+            "lengths": results["lengths"] + ops.cast(live, "int32"),
+            "scores": results["scores"] + ops.where(live, token_log_probs, 0.0),
+            "finished": ops.logical_or(
+                results["finished"], ops.equal(tokens, end_id)
+            ),
+        }
+        if "attention" in results:
+            attention = mask_rows(live, ops.cast(attention, "float32"))
+            updated["attention"] = write_step(
+                results["attention"], step, attention
+            )
+        return tokens, updated
+
+    token_ids, results = advance(0, logits, attention, results)
+
+    def cond(step, token_ids, state, results):
+        return ops.logical_and(
+            ops.less(step, max_length),
+            ops.logical_not(ops.all(results["finished"])),
+        )
+
+    def body(step, token_ids, state, results):
+        logits, state, attention = split_step_outputs(step_fn(token_ids, state))
+        token_ids, results = advance(step, logits, attention, results)
+        return step + 1, token_ids, state, results
+
+    first_loop_step = ops.convert_to_tensor(1, "int32")
+    *_, results = ops.while_loop(
+        cond, body, (first_loop_step, token_ids, state, results)
+    )
+    results.pop("finished")
+    return results
