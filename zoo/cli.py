@@ -37,11 +37,16 @@ def _parser():
     train.add_argument("--valid", default=None, help="validation file")
     train.add_argument("--test", default=None, help="test file")
     train.add_argument("--logdir", default="runs/translation")
-    train.add_argument("--epochs", type=_positive_int, default=10)
+    train.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="default: 6 on the embedded dates, 10 otherwise",
+    )
     train.add_argument("--batch-size", type=_positive_int, default=64)
     train.add_argument("--vocabulary-size", type=_positive_int, default=4000)
-    train.add_argument("--max-source-length", type=_positive_int, default=40)
-    train.add_argument("--max-target-length", type=_positive_int, default=40)
+    train.add_argument("--max-source-length", type=_positive_int, default=None)
+    train.add_argument("--max-target-length", type=_positive_int, default=None)
     train.add_argument("--max-examples", type=_positive_int, default=None)
     train.add_argument("--learning-rate", type=float, default=None)
     train.add_argument("--label-smoothing", type=float, default=0.0)
@@ -90,7 +95,9 @@ def _positive_int(text):
 def _load(path):
     import keras
 
-    import zoo.translation  # noqa: F401  (registers the zoo classes)
+    # Registers the zoo's models and tokenizers for deserialization.
+    import zoo.text  # noqa: F401
+    import zoo.translation  # noqa: F401
 
     return keras.saving.load_model(path, compile=False)
 

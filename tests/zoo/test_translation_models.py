@@ -1,0 +1,165 @@
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.conftest import to_numpy
+from zoo.translation import ARCHITECTURES
+
+TINY = {
+    "bahdanau": {"embedding_dim": 8, "units": 16},
+    "luong": {"embedding_dim": 8, "units": 16, "alignment": "local-p"},
+    "transformer": {
+        "model_dim": 16,
+        "num_heads": 2,
+        "feed_forward_dim": 32,
+        "max_length": 16,
+    },
+}
+
+
+def copy_task(seed=0, count=64):
+    """Targets are the sources: attention should learn the diagonal."""
+    rng = np.random.default_rng(seed)
+    source = rng.integers(3, 12, size=(count, 6)).astype("int32")
+    target_input = np.concatenate(
+        [np.ones((count, 1), "int32"), source[:, :-1]], axis=1
+    )
+    return source, target_input, source
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_few_steps_of_training_lower_the_loss(arch):
+    keras.utils.set_random_seed(0)
+    model = ARCHITECTURES[arch](12, 12, **TINY[arch])
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    source, target_input, target_output = copy_task()
+    history = model.fit(
+        (source, target_input),
+        target_output,
+        epochs=8,
+        batch_size=16,
+        verbose=0,
+    )
+    losses = history.history["loss"]
+    assert losses[-1] < 0.9 * losses[0]
+    greedy = model.translate_ids(source[:4], 1, 2, max_length=6)
+    beam = model.translate_ids(source[:4], 1, 2, max_length=6, beam_width=3)
+    assert to_numpy(greedy["sequences"]).shape == (4, 6)
+    assert to_numpy(beam["sequences"]).shape == (4, 6)
+    attention = to_numpy(greedy["attention"])
+    assert attention.shape[:2] == (4, 6) and attention.shape[-1] == 6
+
+
+@pytest.fixture(scope="module")
+def trained_dates_model(tmp_path_factory):
+    from zoo.translation.training import train_translation
+
+    logdir = tmp_path_factory.mktemp("dates")
+    results = train_translation(
+        "luong",
+        logdir=logdir,
+        epochs=1,
+        max_examples=256,
+        vocabulary_size=200,
+        model_arguments={"units": 16, "embedding_dim": 8},
+        verbose=0,
+    )
+    return results
+
+
+def test_training_writes_model_evaluation_and_summaries(trained_dates_model):
+    import pathlib
+
+    from tensorboard.backend.event_processing import event_accumulator
+
+    logdir = pathlib.Path(trained_dates_model["logdir"])
+    assert (logdir / "model.keras").is_file()
+    assert (logdir / "evaluation.json").is_file()
+    for name in ("greedy", "beam4"):
+        assert 0.0 <= trained_dates_model[name]["exact_match"] <= 1.0
+    runs = [p for p in logdir.rglob("events.out.tfevents.*")]
+    tags = set()
+    for run in {p.parent for p in runs}:
+        accumulator = event_accumulator.EventAccumulator(
+            str(run), size_guidance={"tensors": 0, "images": 0}
+        )
+        accumulator.Reload()
+        tags.update(accumulator.Tags()["tensors"])
+        tags.update(accumulator.Tags()["images"])
+    assert "attention/sample_0" in tags
+    assert "attention/text" in tags
+    assert "attention/entropy" in tags
+    assert "attention/exact_match" in tags
+
+
+def test_loaded_model_translates_raw_strings(trained_dates_model):
+    import zoo.text  # noqa: F401
+    import zoo.translation  # noqa: F401
+
+    model = keras.saving.load_model(
+        trained_dates_model["model_path"], compile=False
+    )
+    texts = ["saturday, 9 may 2018", "", "¿1 jan 2000?"]
+    first = model.translate(texts)
+    assert len(first) == 3 and all(isinstance(t, str) for t in first)
+    again = keras.saving.load_model(
+        trained_dates_model["model_path"], compile=False
+    ).translate(texts)
+    assert first == again
+
+
+def run_cli(*arguments):
+    return subprocess.run(
+        [sys.executable, "-m", "zoo.cli", *arguments],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_cli_main_job_with_a_tiny_budget(tmp_path):
+    result = run_cli(
+        "train",
+        "translation",
+        "--epochs",
+        "1",
+        "--max-examples",
+        "200",
+        "--vocabulary-size",
+        "200",
+        "--model-args",
+        '{"units": 16}',
+        "--logdir",
+        str(tmp_path / "run"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "test greedy: exact match" in result.stdout
+    assert f"tensorboard --logdir {tmp_path / 'run'}" in result.stdout
+    translated = run_cli(
+        "translate", str(tmp_path / "run" / "model.keras"), "9 may 2018"
+    )
+    assert translated.returncode == 0, translated.stderr[-3000:]
+    assert len(translated.stdout.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["train", "translation", "--data", "/no/such/file.txt"], "file"),
+        (["train", "translation", "--epochs", "0"], "must be >= 1"),
+        (["train", "translation", "--arch", "rnn"], "invalid choice"),
+    ],
+)
+def test_cli_bad_arguments_give_one_line(arguments, message):
+    result = run_cli(*arguments)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
