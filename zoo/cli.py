@@ -1,4 +1,4 @@
-"""`keras-attention-zoo`: train, evaluate, translate with and export models."""
+"""`keras-attention-zoo`: train, evaluate and translate with zoo models."""
 
 import argparse
 import json
@@ -10,7 +10,6 @@ EPILOG = """examples:
       --epochs 10 --logdir runs/spa-eng
   keras-attention-zoo evaluate runs/translation/model.keras --data spa-eng.zip
   keras-attention-zoo translate runs/translation/model.keras "9 may 2018"
-  keras-attention-zoo export runs/translation/model.keras exported/
 """
 
 
@@ -78,10 +77,6 @@ def _parser():
         "texts", nargs="*", help="sentences (default: read stdin lines)"
     )
     translate.add_argument("--beam-width", type=_positive_int, default=1)
-
-    export = commands.add_parser("export", help="export a SavedModel")
-    export.add_argument("model")
-    export.add_argument("directory")
     return parser
 
 
@@ -171,14 +166,6 @@ def _translate(args):
         print(text)
 
 
-def _export(args):
-    from zoo.translation.export import export_saved_model
-
-    model = _load(args.model)
-    export_saved_model(model, args.directory)
-    print(f"SavedModel written to {args.directory}")
-
-
 def main(argv=None):
     """Entry point of the `keras-attention-zoo` console script."""
     args = _parser().parse_args(argv)
@@ -186,7 +173,6 @@ def main(argv=None):
         "train": _train,
         "evaluate": _evaluate,
         "translate": _translate,
-        "export": _export,
     }[args.command]
     try:
         command(args)
