@@ -174,6 +174,10 @@ def test_detokenize_restores_standard_spacing():
             "ein „obst- und gemüsehändler“ hier."
         ),
         "¡Hola! ¿Qué tal, señor?": "¡hola! ¿qué tal, señor?",
+        "It’s the teachers' room, a 10-minute walk.": (
+            "it’s the teachers' room, a 10-minute walk."
+        ),
+        "Pagué 200 $ o $5.": "pagué 200 $ o $5.",
     }
     tokenizer = WordPieceTokenizer.from_texts(list(cases), vocabulary_size=300)
     ids = tokenizer.tokenize(list(cases))
