@@ -346,8 +346,11 @@ class MultiHeadAttention(keras.layers.Layer):
             key_heads = ops.repeat(key_heads, groups, axis=2)
             value_heads = ops.repeat(value_heads, groups, axis=2)
 
-        use_fused = not return_attention_scores and not (
-            training and self.dropout > 0
+        # jax.nn.dot_product_attention needs equal key and value head sizes.
+        use_fused = (
+            not return_attention_scores
+            and not (training and self.dropout > 0)
+            and self.key_dim == self.value_dim
         )
         if use_fused:
             heads = ops.dot_product_attention(

@@ -28,9 +28,9 @@ def test_equals_keras_multi_head_attention(kind, return_weights):
     if kind != "cross":
         value, value_mask = query, query_mask
     causal = kind == "causal"
-    ours = MultiHeadAttention(num_heads=2, key_dim=3, value_dim=4)
+    ours = MultiHeadAttention(num_heads=2, key_dim=3, value_dim=3)
     theirs = keras.layers.MultiHeadAttention(
-        num_heads=2, key_dim=3, value_dim=4
+        num_heads=2, key_dim=3, value_dim=3
     )
     ours(query, value)
     theirs(query, value)
