@@ -613,8 +613,13 @@ def main(argv=None):
 
     Example:
 
-    >>> results = main(["--batch", "2", "--dim", "16", "--lengths", "8",
-    ...                 "--repeats", "1", "--decode-steps", "8"])
+    >>> import contextlib
+    >>> import io
+    >>> with contextlib.redirect_stdout(io.StringIO()) as printed:
+    ...     results = main(["--batch", "2", "--dim", "16", "--lengths", "8",
+    ...                     "--repeats", "1", "--decode-steps", "8"])
+    >>> "| ours/peer |" in printed.getvalue()
+    True
     >>> [row.length for row in results["layers"]]
     [8, 8, 8]
     """

@@ -76,3 +76,8 @@ def test_rejects_bad_arguments(argv, message, capsys):
     with pytest.raises(SystemExit):
         layers_bench.main(argv)
     assert message in capsys.readouterr().err
+
+
+def test_build_pair_rejects_unknown_pair():
+    with pytest.raises(ValueError, match="`pair` must be one of"):
+        layers_bench.build_pair("dot", 4, 8, 2, "auto")
