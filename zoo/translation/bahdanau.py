@@ -1,16 +1,15 @@
 """Bahdanau et al. (2014): bidirectional GRU encoder, attentive GRU decoder."""
 
 import keras
-from keras import ops
 
 from keras_attention.layers import AttentionRNN
 from keras_attention.layers import BahdanauAttention
-from zoo.translation.seq2seq import Seq2Seq
+from zoo.translation.recurrent_translator import RecurrentTranslator
 from zoo.translation.seq2seq import source_padding_mask
 
 
 @keras.saving.register_keras_serializable(package="keras_attention_zoo")
-class BahdanauTranslator(Seq2Seq):
+class BahdanauTranslator(RecurrentTranslator):
     """RNNsearch of Bahdanau et al. (2014), scaled to the data.
 
     The encoder is a bidirectional GRU; the decoder's first state is
@@ -82,42 +81,6 @@ class BahdanauTranslator(Seq2Seq):
             embedded, mask=source_mask, training=training
         )
         return memory, source_mask, [self.bridge(backward_state)]
-
-    def call(self, inputs, training=None):
-        source_ids, target_ids = inputs
-        memory, source_mask, initial_state = self._encode(source_ids, training)
-        embedded = self.embedding_dropout(
-            self.target_embedding(target_ids), training=training
-        )
-        outputs, _, _ = self.decoder(
-            embedded,
-            memory,
-            memory_mask=source_mask,
-            initial_state=initial_state,
-            mask=ops.not_equal(target_ids, 0),
-            training=training,
-        )
-        outputs = self.output_dropout(outputs, training=training)
-        return self.output_projection(outputs)
-
-    def encode(self, source_ids, max_length=None):
-        """The decoding state: projected memory and first decoder state."""
-        memory, source_mask, initial_state = self._encode(source_ids)
-        batch_size = ops.shape(source_ids)[0]
-        return {
-            "memory": self.decoder.precompute_memory(memory, source_mask),
-            "decoder": self.decoder.get_initial_state(
-                batch_size, initial_state
-            ),
-        }
-
-    def decode_step(self, token_ids, state):
-        embedded = self.target_embedding(token_ids)
-        output, decoder_state, weights = self.decoder.step(
-            embedded, state["decoder"], state["memory"]
-        )
-        logits = self.output_projection(output)
-        return logits, {**state, "decoder": decoder_state}, weights
 
     def get_config(self):
         config = super().get_config()

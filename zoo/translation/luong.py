@@ -1,16 +1,15 @@
 """Luong et al. (2015): stacked LSTMs with global or local attention."""
 
 import keras
-from keras import ops
 
 from keras_attention.layers import AttentionRNN
 from keras_attention.layers import LuongAttention
-from zoo.translation.seq2seq import Seq2Seq
+from zoo.translation.recurrent_translator import RecurrentTranslator
 from zoo.translation.seq2seq import source_padding_mask
 
 
 @keras.saving.register_keras_serializable(package="keras_attention_zoo")
-class LuongTranslator(Seq2Seq):
+class LuongTranslator(RecurrentTranslator):
     """The attentional NMT model of Luong et al. (2015), scaled to the data.
 
     A stack of LSTMs encodes the source; the decoder stack starts from the
@@ -114,42 +113,6 @@ class LuongTranslator(Seq2Seq):
         if self.num_layers == 1:
             final_states = final_states[0]
         return hidden, source_mask, final_states
-
-    def call(self, inputs, training=None):
-        source_ids, target_ids = inputs
-        memory, source_mask, initial_state = self._encode(source_ids, training)
-        embedded = self.embedding_dropout(
-            self.target_embedding(target_ids), training=training
-        )
-        outputs, _, _ = self.decoder(
-            embedded,
-            memory,
-            memory_mask=source_mask,
-            initial_state=initial_state,
-            mask=ops.not_equal(target_ids, 0),
-            training=training,
-        )
-        outputs = self.output_dropout(outputs, training=training)
-        return self.output_projection(outputs)
-
-    def encode(self, source_ids, max_length=None):
-        """The decoding state: projected memory and first decoder state."""
-        memory, source_mask, initial_state = self._encode(source_ids)
-        batch_size = ops.shape(source_ids)[0]
-        return {
-            "memory": self.decoder.precompute_memory(memory, source_mask),
-            "decoder": self.decoder.get_initial_state(
-                batch_size, initial_state
-            ),
-        }
-
-    def decode_step(self, token_ids, state):
-        embedded = self.target_embedding(token_ids)
-        output, decoder_state, weights = self.decoder.step(
-            embedded, state["decoder"], state["memory"]
-        )
-        logits = self.output_projection(output)
-        return logits, {**state, "decoder": decoder_state}, weights
 
     def get_config(self):
         config = super().get_config()
