@@ -1,4 +1,4 @@
-"""`keras-attention-zoo`: train, evaluate and translate with zoo models."""
+"""`keras-attention-zoo`: train, evaluate, use and export zoo models."""
 
 import argparse
 import json
@@ -10,6 +10,7 @@ EPILOG = """examples:
       --epochs 10 --logdir runs/spa-eng
   keras-attention-zoo evaluate runs/translation/model.keras --data spa-eng.zip
   keras-attention-zoo translate runs/translation/model.keras "9 may 2018"
+  keras-attention-zoo export runs/translation/model.keras runs/translation/saved
 """
 
 
@@ -35,12 +36,40 @@ def _parser():
     )
     train.add_argument("--valid", default=None, help="validation file")
     train.add_argument("--test", default=None, help="test file")
-    train.add_argument("--logdir", default="runs/translation")
+    train.add_argument(
+        "--source-column",
+        type=int,
+        default=0,
+        help="source column of tab-separated data (Anki files are "
+        "english<TAB>other: use 1 with --target-column 0 for X->English)",
+    )
+    train.add_argument("--target-column", type=int, default=1)
+    train.add_argument(
+        "--source-lang", default=None, help="suffix of line-aligned files"
+    )
+    train.add_argument("--target-lang", default=None)
+    train.add_argument(
+        "--logdir",
+        default="runs/translation",
+        help="checkpoints, TensorBoard logs, model; rerun to resume",
+    )
     train.add_argument(
         "--epochs",
         type=_positive_int,
         default=None,
         help="default: 6 on the embedded dates, 10 otherwise",
+    )
+    train.add_argument(
+        "--max-minutes",
+        type=_positive_float,
+        default=None,
+        help="training time budget in minutes",
+    )
+    train.add_argument(
+        "--vocabulary-dir",
+        default=None,
+        help="where learned vocabularies are kept and reused "
+        "(default: LOGDIR/vocabulary)",
     )
     train.add_argument("--batch-size", type=_positive_int, default=64)
     train.add_argument("--vocabulary-size", type=_positive_int, default=4000)
@@ -67,6 +96,10 @@ def _parser():
     evaluate.add_argument("model")
     evaluate.add_argument("--data", default=None)
     evaluate.add_argument("--test", default=None)
+    evaluate.add_argument("--source-column", type=int, default=0)
+    evaluate.add_argument("--target-column", type=int, default=1)
+    evaluate.add_argument("--source-lang", default=None)
+    evaluate.add_argument("--target-lang", default=None)
     evaluate.add_argument("--beam-width", type=_positive_int, default=4)
     evaluate.add_argument("--max-examples", type=_positive_int, default=None)
     evaluate.add_argument("--seed", type=int, default=0)
@@ -77,6 +110,20 @@ def _parser():
         "texts", nargs="*", help="sentences (default: read stdin lines)"
     )
     translate.add_argument("--beam-width", type=_positive_int, default=1)
+
+    export = commands.add_parser(
+        "export",
+        help="write a TensorFlow SavedModel that translates raw strings",
+    )
+    export.add_argument("model")
+    export.add_argument("output_dir")
+    export.add_argument("--beam-width", type=_positive_int, default=1)
+    export.add_argument(
+        "--max-length",
+        type=_positive_int,
+        default=None,
+        help="longest translation in tokens (default: the model's)",
+    )
     return parser
 
 
@@ -84,6 +131,13 @@ def _positive_int(text):
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
     return value
 
 
@@ -105,8 +159,14 @@ def _train(args):
         args.data,
         valid=args.valid,
         test=args.test,
+        source_lang=args.source_lang,
+        target_lang=args.target_lang,
+        source_column=args.source_column,
+        target_column=args.target_column,
         logdir=args.logdir,
         epochs=args.epochs,
+        max_minutes=args.max_minutes,
+        vocabulary_dir=args.vocabulary_dir,
         batch_size=args.batch_size,
         vocabulary_size=args.vocabulary_size,
         max_source_length=args.max_source_length,
@@ -126,9 +186,14 @@ def _train(args):
         scores = results[name]
         print(
             f"test {name}: exact match {scores['exact_match']:.1%}, "
-            f"BLEU {scores['bleu']:.1f}"
+            f"BLEU {scores['bleu']:.1f}, "
+            f"{scores['sentences_per_second']:.0f} sentences/s"
         )
-    print(f"training: {results['train_pairs_per_second']:.0f} pairs/s")
+    _print_bleu_by_length(results["greedy"]["bleu_by_source_length"])
+    print(
+        f"training: {results['train_pairs_per_second']:.0f} pairs/s, "
+        f"{results['epochs']} epochs in {results['fit_seconds']:.0f} s"
+    )
     print("sample translations:")
     for sample in results["samples"]:
         print(f"  {sample['source']!r} -> {sample['hypothesis']!r}")
@@ -136,8 +201,19 @@ def _train(args):
     print(f"look at the attention with: tensorboard --logdir {args.logdir}")
 
 
+def _print_bleu_by_length(buckets):
+    print(
+        "  BLEU by source length in words (sentences): "
+        + ", ".join(
+            f"{bucket['lengths']}: {bucket['bleu']:.1f} ({bucket['sentences']})"
+            for bucket in buckets
+        )
+    )
+
+
 def _evaluate(args):
     from zoo.data import load_translation_data
+    from zoo.translation.training import bleu_by_source_length
     from zoo.translation.training import score_translations
     from zoo.translation.training import translate_pairs
 
@@ -145,10 +221,15 @@ def _evaluate(args):
     splits = load_translation_data(
         args.data,
         test=args.test,
+        source_lang=args.source_lang,
+        target_lang=args.target_lang,
+        source_column=args.source_column,
+        target_column=args.target_column,
         max_examples=args.max_examples,
         seed=args.seed,
     )
     pairs = splits["test"]
+    sources = [source for source, _ in pairs]
     references = [target for _, target in pairs]
     for beam_width in sorted({1, args.beam_width}):
         hypotheses, _, _ = translate_pairs(model, pairs, beam_width=beam_width)
@@ -156,6 +237,9 @@ def _evaluate(args):
         print(
             f"beam {beam_width}: exact match {scores['exact_match']:.1%}, "
             f"BLEU {scores['bleu']:.1f} ({len(pairs)} sentences)"
+        )
+        _print_bleu_by_length(
+            bleu_by_source_length(sources, hypotheses, references)
         )
 
 
@@ -166,6 +250,24 @@ def _translate(args):
         print(text)
 
 
+def _export(args):
+    from zoo.translation.export import export_saved_model
+
+    path = export_saved_model(
+        _load(args.model),
+        args.output_dir,
+        beam_width=args.beam_width,
+        max_length=args.max_length,
+    )
+    print(f"SavedModel written to {path}")
+    print(
+        "use it (needs only tensorflow and tensorflow_text): import "
+        "tensorflow as tf, tensorflow_text; "
+        f"tf.saved_model.load({path!r}).signatures['serving_default']"
+        "(tf.constant(['9 may 2018']))['translation']"
+    )
+
+
 def main(argv=None):
     """Entry point of the `keras-attention-zoo` console script."""
     args = _parser().parse_args(argv)
@@ -173,6 +275,7 @@ def main(argv=None):
         "train": _train,
         "evaluate": _evaluate,
         "translate": _translate,
+        "export": _export,
     }[args.command]
     try:
         command(args)

@@ -220,6 +220,40 @@ def history_buffer(attention, rows, max_length):
     return ops.zeros([rows, max_length] + list(attention.shape[1:]), "float32")
 
 
+def run_first_step(
+    step_fn, initial_state, start_ids, end_id, pad_id, vocabulary_size
+):
+    """Validates the decoder inputs and runs the first step outside the loop.
+
+    Args:
+        step_fn: The decoder's step function.
+        initial_state: Its first state.
+        start_ids: The first input tokens `[batch]`.
+        end_id: Validated int, the end token.
+        pad_id: Validated int, the padding token.
+        vocabulary_size: Validated int or `None` (inferred from the logits).
+
+    Returns:
+        `(batch_size, vocabulary_size, (logits, state, attention))`: the
+        batch size (a Python int when static), the checked vocabulary size
+        and the outputs of `step_fn(start_ids, initial_state)`, `attention`
+        being `None` when `step_fn` returns none.
+    """
+    start_ids = prepare_start_ids(start_ids)
+    batch_size = batch_size_of(start_ids)
+    check_state_batch(initial_state, batch_size)
+    if vocabulary_size is not None:
+        # Before the first step: the step function may fail on bad ids.
+        check_token_ids(vocabulary_size, start_ids, end_id, pad_id)
+    logits, state, attention = split_step_outputs(
+        step_fn(start_ids, initial_state)
+    )
+    vocabulary_size = infer_vocabulary_size(logits, batch_size, vocabulary_size)
+    check_token_ids(vocabulary_size, start_ids, end_id, pad_id)
+    check_attention(attention, batch_size)
+    return batch_size, vocabulary_size, (logits, state, attention)
+
+
 def decode_single_path(
     step_fn,
     initial_state,
@@ -243,20 +277,9 @@ def decode_single_path(
     Returns:
         The dict documented in `greedy_search`.
     """
-    start_ids = prepare_start_ids(start_ids)
-    batch_size = batch_size_of(start_ids)
-    check_state_batch(initial_state, batch_size)
-    if vocabulary_size is not None:
-        # Before the first step: the step function may fail on bad ids.
-        check_token_ids(vocabulary_size, start_ids, end_id, pad_id)
-
-    logits, state, attention = split_step_outputs(
-        step_fn(start_ids, initial_state)
+    batch_size, vocabulary_size, (logits, state, attention) = run_first_step(
+        step_fn, initial_state, start_ids, end_id, pad_id, vocabulary_size
     )
-    vocabulary_size = infer_vocabulary_size(logits, batch_size, vocabulary_size)
-    check_token_ids(vocabulary_size, start_ids, end_id, pad_id)
-    check_attention(attention, batch_size)
-
     results = {
         "sequences": ops.full([batch_size, max_length], pad_id, "int32"),
         "lengths": ops.zeros([batch_size], "int32"),

@@ -223,23 +223,13 @@ def beam_search(
             beam_width, num_results, length_penalty, coverage_penalty
         )
     )
-    start_ids = _loop_utils.prepare_start_ids(start_ids)
-    batch_size = _loop_utils.batch_size_of(start_ids)
-    _loop_utils.check_state_batch(initial_state, batch_size)
-    if vocabulary_size is not None:
-        # Before the first step: the step function may fail on bad ids.
-        _loop_utils.check_token_ids(vocabulary_size, start_ids, end_id, pad_id)
-
     # All beams of a batch entry share the first step, so it runs on the
     # untiled batch and its outputs are tiled.
-    logits, state, attention = _loop_utils.split_step_outputs(
-        step_fn(start_ids, initial_state)
+    batch_size, vocabulary_size, (logits, state, attention) = (
+        _loop_utils.run_first_step(
+            step_fn, initial_state, start_ids, end_id, pad_id, vocabulary_size
+        )
     )
-    vocabulary_size = _loop_utils.infer_vocabulary_size(
-        logits, batch_size, vocabulary_size
-    )
-    _loop_utils.check_token_ids(vocabulary_size, start_ids, end_id, pad_id)
-    _loop_utils.check_attention(attention, batch_size)
     if coverage_penalty > 0.0 and attention is None:
         raise ValueError(
             "`coverage_penalty` > 0 requires `step_fn` to return "

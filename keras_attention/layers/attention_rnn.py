@@ -7,6 +7,8 @@ from keras import tree
 # `backend.rnn` is the loop Keras's own RNN layers run on, for every backend.
 from keras.src import backend as keras_backend
 
+from keras_attention.layers.base_attention import BaseAttention
+
 STYLES = ("luong", "bahdanau")
 
 
@@ -48,11 +50,14 @@ class AttentionRNN(keras.layers.Layer):
     earlier context, so `call` runs the cell over the whole sequence as one
     Keras RNN layer (a `GRU` or `LSTM` layer for those cells, which uses cuDNN
     on GPU) and then attends from all steps at once. It gives the same numbers
-    as the step loop.
+    as the step loop, which `parallel=False` forces.
 
     For step-by-step decoding, project the memory once with
     `precompute_memory()`, get the first state with `get_initial_state()`,
-    then call `step()` once per token.
+    then call `step()` once per token. The state counts the steps taken, so
+    monotonic local attention (`LuongAttention(alignment="local-m")`, which
+    centers its window on source position `t` at target step `t`) decodes
+    step by step exactly as in teacher forcing.
 
     Args:
         cell: A Keras RNN cell instance (or a list of cells, which become a
@@ -64,6 +69,12 @@ class AttentionRNN(keras.layers.Layer):
             cell at step `t`.
         attentional_units: Luong style only: size of `h~_t`; defaults to the
             size of the cell's output.
+        parallel: How `call` runs: `None` (default) runs the cell over the
+            whole sequence at once whenever that is possible (Luong style
+            without input feeding) and step by step otherwise; `False` always
+            runs step by step (the same numbers, more slowly); `True`
+            requires the parallel path and raises a `ValueError` for the
+            configurations that have none.
         **kwargs: Base layer arguments such as `name` and `dtype`.
 
     Call arguments:
@@ -111,6 +122,7 @@ class AttentionRNN(keras.layers.Layer):
         style="luong",
         input_feeding=False,
         attentional_units=None,
+        parallel=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -123,6 +135,18 @@ class AttentionRNN(keras.layers.Layer):
                 "`input_feeding` applies to style='luong' only (Bahdanau "
                 "attention already feeds the context into the cell). "
                 f"Received: style={style}, input_feeding={input_feeding}"
+            )
+        if parallel is not None and not isinstance(parallel, bool):
+            raise ValueError(
+                "`parallel` must be None (automatic), True or False. "
+                f"Received: parallel={parallel!r}"
+            )
+        if parallel and (style != "luong" or input_feeding):
+            raise ValueError(
+                "`parallel=True` needs style='luong' without input feeding: "
+                "otherwise every step depends on the previous step's "
+                f"context. Received: style={style}, "
+                f"input_feeding={input_feeding}"
             )
         if isinstance(cell, (list, tuple)):
             cell = keras.layers.StackedRNNCells(cell)
@@ -140,6 +164,7 @@ class AttentionRNN(keras.layers.Layer):
         self.style = style
         self.input_feeding = input_feeding
         self.attentional_units = attentional_units
+        self.parallel = parallel
         # GRU and LSTM cells run inside the matching Keras layer, whose cell
         # is the one the step loop uses: both paths share the same weights
         # and the parallel path gets cuDNN on GPU.
@@ -170,6 +195,8 @@ class AttentionRNN(keras.layers.Layer):
     @property
     def uses_parallel_path(self):
         """Whether `call` runs the cell over the whole sequence at once."""
+        if self.parallel is not None:
+            return self.parallel
         return self.style == "luong" and not self.input_feeding
 
     @property
@@ -186,9 +213,12 @@ class AttentionRNN(keras.layers.Layer):
     @property
     def output_size(self):
         """Size of the last axis of the outputs."""
+        return self._output_size(self._memory_dim)
+
+    def _output_size(self, memory_dim):
         if self.style == "luong":
             return self.attentional_units or self._cell_units
-        return self._cell_units + self._memory_dim
+        return self._cell_units + memory_dim
 
     def build(self, inputs_shape, memory_shape, memory_mask_shape=None):
         inputs_shape = tuple(inputs_shape)
@@ -236,9 +266,11 @@ class AttentionRNN(keras.layers.Layer):
                 final state); zeros when not given.
 
         Returns:
-            A dict: `"cell"` (the cell state) and `"feed"` (the previous
+            A dict: `"cell"` (the cell state), `"feed"` (the previous
             attentional vector for input feeding, or the previous hidden state
-            that Bahdanau attention queries).
+            that Bahdanau attention queries) and `"step"` (int32 `[batch]`,
+            the number of steps taken, which is the 0-based index of the next
+            step).
         """
         if initial_state is None:
             initial_state = self.cell.get_initial_state(batch_size=batch_size)
@@ -257,14 +289,19 @@ class AttentionRNN(keras.layers.Layer):
         return {
             "cell": initial_state,
             "feed": ops.cast(feed, self.compute_dtype),
+            "step": ops.zeros((batch_size,), dtype="int32"),
         }
 
     def step(self, inputs, state, memory, training=None):
         """Runs one decoder step.
 
+        Every sequence of the batch takes the step: a Keras mask attached to
+        `inputs` (e.g. by `Embedding(mask_zero=True)`) is ignored.
+
         Args:
             inputs: `[batch, dim]`, the input of this step.
-            state: The dict from `get_initial_state()` or a previous `step()`.
+            state: The dict from `get_initial_state()` or a previous `step()`;
+                all its sequences must have taken the same number of steps.
             memory: The dict from `precompute_memory()`.
             training: Whether dropout is active.
 
@@ -274,13 +311,19 @@ class AttentionRNN(keras.layers.Layer):
             `[batch, heads, T_enc]`).
         """
         inputs = ops.cast(inputs, self.compute_dtype)
+        if keras_backend.get_keras_mask(inputs) is not None:
+            # A copy carries no mask: RNN cells do not support masking and
+            # would warn about it at every step.
+            inputs = ops.copy(inputs)
         cell_state = state["cell"]
+        attention_arguments = {"return_attention_scores": True}
+        if isinstance(self.attention, BaseAttention):
+            # Local-m alignment centers its window on the step index; every
+            # sequence is at the same step, so the first one's count holds.
+            attention_arguments["query_start_index"] = state["step"][0]
         if self.style == "bahdanau":
             context, weights = self.attention(
-                state["feed"],
-                memory,
-                return_attention_scores=True,
-                training=training,
+                state["feed"], memory, training=training, **attention_arguments
             )
             cell_input = ops.concatenate([inputs, context], axis=-1)
             hidden, cell_state = self.cell(
@@ -296,16 +339,18 @@ class AttentionRNN(keras.layers.Layer):
                 cell_input, cell_state, training=training
             )
             context, weights = self.attention(
-                hidden,
-                memory,
-                return_attention_scores=True,
-                training=training,
+                hidden, memory, training=training, **attention_arguments
             )
             output = self._attentional_dense(
                 ops.concatenate([context, hidden], axis=-1)
             )
             feed = output if self.input_feeding else state["feed"]
-        return output, {"cell": cell_state, "feed": feed}, weights
+        new_state = {
+            "cell": cell_state,
+            "feed": feed,
+            "step": state["step"] + 1,
+        }
+        return output, new_state, weights
 
     # Teacher forcing.
 
@@ -375,35 +420,50 @@ class AttentionRNN(keras.layers.Layer):
         previous = ops.zeros(
             (batch_size, output_size + weights_size), self.compute_dtype
         )
+        # The step index comes with the inputs instead: Keras's loop would
+        # stop it on padded steps (the parallel path counts them) and masks
+        # only states of rank 2 or more.
+        loop_state = {"cell": state["cell"], "feed": state["feed"]}
 
-        def one_step(step_input, states):
+        def one_step(step_inputs, states):
+            step_input = ops.cast(step_inputs[:, :-1], self.compute_dtype)
+            step_state = tree.pack_sequence_as(loop_state, list(states[1:]))
+            step_state["step"] = ops.cast(step_inputs[:, -1], "int32")
             output, new_state, weights = self.step(
-                step_input,
-                tree.pack_sequence_as(state, list(states[1:])),
-                projected_memory,
-                training=training,
+                step_input, step_state, projected_memory, training=training
             )
+            new_state.pop("step")
             flat_weights = ops.reshape(weights, (ops.shape(weights)[0], -1))
             packed = ops.concatenate(
                 [output, ops.cast(flat_weights, output.dtype)], axis=-1
             )
             return packed, [packed] + tree.flatten(new_state)
 
+        num_steps = ops.shape(inputs)[1]
+        step_indices = ops.broadcast_to(
+            ops.reshape(ops.arange(num_steps, dtype="float32"), (1, -1, 1)),
+            (batch_size, num_steps, 1),
+        )
+        # The index rides as a last float32 feature (exact below 2**24): a
+        # nested input breaks TensorFlow's loop when the length is unknown,
+        # and float16 or bfloat16 could not hold it.
+        inputs_and_indices = ops.concatenate(
+            [ops.cast(inputs, "float32"), step_indices], axis=-1
+        )
         # Keras's own RNN loop: differentiable on every backend and keeps the
         # state of padded steps, as Keras RNN layers do.
         _, packed, final_states = keras_backend.rnn(
             one_step,
-            ops.cast(inputs, self.compute_dtype),
-            [previous] + tree.flatten(state),
+            inputs_and_indices,
+            [previous] + tree.flatten(loop_state),
             mask=mask,
-            input_length=inputs.shape[1],
         )
         outputs = packed[..., :output_size]
         weights = ops.reshape(
             packed[..., output_size:],
             self._weights_shape(ops.shape(packed)[:2], memory),
         )
-        final_state = tree.pack_sequence_as(state, list(final_states[1:]))
+        final_state = tree.pack_sequence_as(loop_state, list(final_states[1:]))
         return outputs, weights, final_state["cell"]
 
     def _weights_shape(self, leading, memory):
@@ -425,24 +485,14 @@ class AttentionRNN(keras.layers.Layer):
         training=None,
     ):
         batch, steps = inputs.shape[0], inputs.shape[1]
-        memory_dim = memory.shape[-1]
-        if self.style == "luong":
-            output_size = self.attentional_units or self._cell_units
-        else:
-            output_size = self._cell_units + memory_dim
         outputs = keras.KerasTensor(
-            (batch, steps, output_size), dtype=self.compute_dtype
+            (batch, steps, self._output_size(memory.shape[-1])),
+            dtype=self.compute_dtype,
         )
-        if hasattr(self.attention, "num_heads"):
-            weights_shape = (
-                batch,
-                steps,
-                self.attention.num_heads,
-                memory.shape[1],
-            )
-        else:
-            weights_shape = (batch, steps, memory.shape[1])
-        weights = keras.KerasTensor(weights_shape, dtype=self.compute_dtype)
+        weights = keras.KerasTensor(
+            self._weights_shape((batch, steps), memory),
+            dtype=self.compute_dtype,
+        )
         state = tree.map_structure(
             lambda size: keras.KerasTensor(
                 (batch, size), dtype=self.compute_dtype
@@ -462,6 +512,7 @@ class AttentionRNN(keras.layers.Layer):
                 "style": self.style,
                 "input_feeding": self.input_feeding,
                 "attentional_units": self.attentional_units,
+                "parallel": self.parallel,
             }
         )
         return config

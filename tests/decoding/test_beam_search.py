@@ -9,21 +9,21 @@ from keras_attention.decoding import coverage_penalty_value
 from keras_attention.decoding import greedy_search
 from keras_attention.decoding import length_penalty_factor
 from tests.conftest import to_numpy
-from tests.decoding.test_greedy_search import BATCH_SIZE
-from tests.decoding.test_greedy_search import END_ID
-from tests.decoding.test_greedy_search import MAX_LENGTH
-from tests.decoding.test_greedy_search import SOURCE_LENGTH
-from tests.decoding.test_greedy_search import VOCABULARY_SIZE
-from tests.decoding.test_greedy_search import attention_initial_state
-from tests.decoding.test_greedy_search import attention_step_fn
-from tests.decoding.test_greedy_search import compile_decoder
-from tests.decoding.test_greedy_search import log_tables_from_probabilities
-from tests.decoding.test_greedy_search import numpy_log_softmax
-from tests.decoding.test_greedy_search import numpy_sequence_log_prob
-from tests.decoding.test_greedy_search import random_log_tables
-from tests.decoding.test_greedy_search import replay
-from tests.decoding.test_greedy_search import table_initial_state
-from tests.decoding.test_greedy_search import table_step_fn
+from tests.decoding.helpers import BATCH_SIZE
+from tests.decoding.helpers import END_ID
+from tests.decoding.helpers import MAX_LENGTH
+from tests.decoding.helpers import SOURCE_LENGTH
+from tests.decoding.helpers import VOCABULARY_SIZE
+from tests.decoding.helpers import attention_initial_state
+from tests.decoding.helpers import attention_step_fn
+from tests.decoding.helpers import compile_decoder
+from tests.decoding.helpers import log_tables_from_probabilities
+from tests.decoding.helpers import numpy_log_softmax
+from tests.decoding.helpers import numpy_sequence_log_prob
+from tests.decoding.helpers import random_log_tables
+from tests.decoding.helpers import replay
+from tests.decoding.helpers import table_initial_state
+from tests.decoding.helpers import table_step_fn
 
 BEAM_WIDTH = 3
 

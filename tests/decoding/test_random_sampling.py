@@ -6,18 +6,18 @@ from keras import ops
 from keras_attention.decoding import greedy_search
 from keras_attention.decoding import random_sampling
 from tests.conftest import to_numpy
-from tests.decoding.test_greedy_search import END_ID
-from tests.decoding.test_greedy_search import MAX_LENGTH
-from tests.decoding.test_greedy_search import VOCABULARY_SIZE
-from tests.decoding.test_greedy_search import attention_initial_state
-from tests.decoding.test_greedy_search import attention_step_fn
-from tests.decoding.test_greedy_search import compile_decoder
-from tests.decoding.test_greedy_search import numpy_log_softmax
-from tests.decoding.test_greedy_search import numpy_sequence_log_prob
-from tests.decoding.test_greedy_search import random_log_tables
-from tests.decoding.test_greedy_search import replay
-from tests.decoding.test_greedy_search import table_initial_state
-from tests.decoding.test_greedy_search import table_step_fn
+from tests.decoding.helpers import END_ID
+from tests.decoding.helpers import MAX_LENGTH
+from tests.decoding.helpers import VOCABULARY_SIZE
+from tests.decoding.helpers import attention_initial_state
+from tests.decoding.helpers import attention_step_fn
+from tests.decoding.helpers import compile_decoder
+from tests.decoding.helpers import numpy_log_softmax
+from tests.decoding.helpers import numpy_sequence_log_prob
+from tests.decoding.helpers import random_log_tables
+from tests.decoding.helpers import replay
+from tests.decoding.helpers import table_initial_state
+from tests.decoding.helpers import table_step_fn
 
 
 def sample(log_tables, start_ids, **kwargs):

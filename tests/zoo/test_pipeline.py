@@ -152,6 +152,72 @@ def test_shuffle_is_seeded_and_changes_between_epochs(dates_setup):
     assert sorted(map(tuple, first)) == sorted(map(tuple, ordered))
 
 
+def test_bucketed_batches_hand_worked(tokenizers):
+    # Longer sides (source tokens; [START] + target tokens): 3, 2, 3. With
+    # one bound of 2, "adiós" gets a batch padded to 2 positions and the
+    # other two fall in the last bucket, padded to the maximum lengths.
+    dataset = make_translation_dataset(
+        PAIRS,
+        *tokenizers,
+        batch_size=3,
+        max_source_length=4,
+        max_target_length=5,
+        shuffle=False,
+        bucket_boundaries=[2],
+    )
+    batches = [
+        (source.numpy(), target_input.numpy(), target_output.numpy())
+        for (source, target_input), target_output in dataset
+    ]
+    assert len(batches) == 2
+    short, long = sorted(batches, key=lambda batch: batch[0].shape[1])
+    np.testing.assert_array_equal(short[0], [[6, 0]])
+    np.testing.assert_array_equal(short[1], [[2, 6]])
+    np.testing.assert_array_equal(short[2], [[6, 3]])
+    np.testing.assert_array_equal(long[0], [[4, 5, 0, 0], [1, 4, 7, 0]])
+    np.testing.assert_array_equal(long[1], [[2, 4, 5, 0, 0], [2, 4, 7, 0, 0]])
+    np.testing.assert_array_equal(long[2], [[4, 5, 3, 0, 0], [4, 7, 3, 0, 0]])
+
+
+def test_bucketing_keeps_every_pair_once(dates_setup):
+    pairs, source_tokenizer, target_tokenizer = dates_setup
+    plain = make_translation_dataset(
+        pairs, source_tokenizer, target_tokenizer, 32, 40, 16, shuffle=False
+    )
+    bucketed = make_translation_dataset(
+        pairs,
+        source_tokenizer,
+        target_tokenizer,
+        32,
+        40,
+        16,
+        seed=3,
+        bucket_boundaries=[6, 9, 12],
+    )
+
+    def rows(dataset):
+        found = []
+        for (source, target_input), target_output in dataset:
+            width = 40
+            for row in zip(
+                source.numpy(),
+                target_input.numpy(),
+                target_output.numpy(),
+                strict=True,
+            ):
+                padded = [np.pad(part, (0, width - len(part))) for part in row]
+                found.append(tuple(np.concatenate(padded)))
+        return sorted(found)
+
+    shapes = {
+        (source.shape[1], target_input.shape[1])
+        for (source, target_input), _ in bucketed
+    }
+    assert shapes <= {(6, 6), (9, 9), (12, 12), (40, 16)}
+    assert len(shapes) > 1
+    assert rows(bucketed) == rows(plain)
+
+
 def test_drop_remainder(tokenizers):
     dataset = make_translation_dataset(
         PAIRS,
@@ -172,6 +238,9 @@ def test_drop_remainder(tokenizers):
         ({"max_target_length": 1.5}, "max_target_length"),
         ({"pairs": []}, "at least one"),
         ({"pairs": [("only source",)]}, "index 0"),
+        ({"bucket_boundaries": []}, "bucket_boundaries"),
+        ({"bucket_boundaries": [4, 2]}, "bucket_boundaries"),
+        ({"bucket_boundaries": [0, 2]}, "bucket_boundaries"),
     ],
 )
 def test_bad_arguments(tokenizers, kwargs, message):

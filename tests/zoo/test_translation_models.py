@@ -31,10 +31,17 @@ def copy_task(seed=0, count=64):
     return source, target_input, source
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
-def test_few_steps_of_training_lower_the_loss(arch):
+LUONG_LOCAL_M = {**TINY["luong"], "alignment": "local-m", "window": 2}
+
+
+@pytest.mark.parametrize(
+    "arch, arguments",
+    [(arch, TINY[arch]) for arch in sorted(ARCHITECTURES)]
+    + [("luong", LUONG_LOCAL_M)],
+)
+def test_few_steps_of_training_lower_the_loss(arch, arguments):
     keras.utils.set_random_seed(0)
-    model = ARCHITECTURES[arch](12, 12, **TINY[arch])
+    model = ARCHITECTURES[arch](12, 12, **arguments)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-2),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -444,7 +444,14 @@ class WordPieceTokenizer(keras.layers.Layer):
             lambda: tf.constant(True),
         )
 
-    def call(self, inputs, sequence_length=None, add_start=None, add_end=None):
+    def call(
+        self,
+        inputs,
+        sequence_length=None,
+        add_start=None,
+        add_end=None,
+        warn_on_truncation=True,
+    ):
         """Tokenizes text into dense padded ids.
 
         Args:
@@ -453,6 +460,11 @@ class WordPieceTokenizer(keras.layers.Layer):
             sequence_length: overrides the layer's `sequence_length`.
             add_start: overrides the layer's `add_start`.
             add_end: overrides the layer's `add_end`.
+            warn_on_truncation: whether an over-long input warns (once per
+                layer). Inside a `tf.function` the warning is a Python
+                callback (`tf.py_function`) that a SavedModel cannot carry:
+                pass `False` in functions meant for export. Truncation
+                happens either way.
 
         Returns:
             An `int32` `tf.Tensor` `[batch, length]` padded with 0 (`[length]`
@@ -473,11 +485,14 @@ class WordPieceTokenizer(keras.layers.Layer):
                     f"Received: sequence_length={sequence_length}, "
                     f"add_start={add_start}, add_end={add_end}"
                 )
-            checked = self._check_truncation(token_ids.row_lengths(), budget)
-            with tf.control_dependencies([checked]):
-                token_ids = token_ids.with_flat_values(
-                    tf.identity(token_ids.flat_values)
+            if warn_on_truncation:
+                checked = self._check_truncation(
+                    token_ids.row_lengths(), budget
                 )
+                with tf.control_dependencies([checked]):
+                    token_ids = token_ids.with_flat_values(
+                        tf.identity(token_ids.flat_values)
+                    )
             token_ids = token_ids[:, :budget]
         num_rows = token_ids.nrows(out_type=tf.int32)
         pieces = []
@@ -552,7 +567,12 @@ class WordPieceTokenizer(keras.layers.Layer):
         return text[0] if is_scalar else text
 
     def compute_output_spec(
-        self, inputs, sequence_length=None, add_start=None, add_end=None
+        self,
+        inputs,
+        sequence_length=None,
+        add_start=None,
+        add_end=None,
+        warn_on_truncation=True,
     ):
         sequence_length = (
             self.sequence_length if sequence_length is None else sequence_length

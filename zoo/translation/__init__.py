@@ -1,6 +1,7 @@
 """Translation models of the zoo."""
 
 from zoo.translation.bahdanau import BahdanauTranslator
+from zoo.translation.export import export_saved_model
 from zoo.translation.luong import LuongTranslator
 from zoo.translation.seq2seq import Seq2Seq
 from zoo.translation.transformer import TransformerTranslator
@@ -17,4 +18,5 @@ __all__ = [
     "LuongTranslator",
     "Seq2Seq",
     "TransformerTranslator",
+    "export_saved_model",
 ]

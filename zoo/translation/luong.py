@@ -25,7 +25,8 @@ class LuongTranslator(RecurrentTranslator):
         units: Size of every LSTM layer.
         num_layers: Number of LSTM layers in the encoder and the decoder.
         score: `"dot"`, `"general"` or `"concat"` (see `LuongAttention`).
-        alignment: `"global"` or `"local-p"` (the predictive local attention
+        alignment: `"global"`, `"local-m"` (a window centred on the
+            decoder step) or `"local-p"` (the predictive local attention
             the paper found best).
         window: Half width `D` of the local window.
         input_feeding: Whether `h~_{t-1}` is fed into the decoder.
@@ -51,9 +52,9 @@ class LuongTranslator(RecurrentTranslator):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if alignment not in ("global", "local-p"):
+        if alignment not in ("global", "local-m", "local-p"):
             raise ValueError(
-                "`alignment` must be 'global' or 'local-p'. "
+                "`alignment` must be 'global', 'local-m' or 'local-p'. "
                 f"Received: alignment={alignment}"
             )
         self.source_vocabulary_size = source_vocabulary_size

@@ -1,0 +1,254 @@
+"""Trains each zoo translation model for the same time budget and scores it.
+
+On the Tatoeba Spanish-English fixed splits (`../shared/data/spa-eng`,
+Spanish -> English), every architecture is trained by
+`zoo.translation.training.train_translation` for `--minutes` of wall time
+(the epoch in progress at the deadline is cut short, then validated and
+checkpointed), then scored on the test split:
+
+- corpus BLEU with sacrebleu's default 13a tokenizer, hypotheses and
+  references both lowercased and otherwise untouched, greedy and beam 4;
+- training sentence pairs per second (time in training steps only);
+- decoded sentences per second, batch 64, greedy and beam 4 (one compiled
+  decoding loop per batch; the first batch, which compiles, is not timed).
+
+The peer is the TensorFlow `nmt_with_attention` tutorial re-implemented
+(bidirectional GRU + one-head `MultiHeadAttention`, 256 units, 5,000-word
+vocabularies, 5.3 M parameters), measured on the same splits and budget;
+its numbers are constants below, taken from that measurement.
+
+The vocabularies (4,000 WordPiece tokens a side) are learned once, kept
+in `LOGDIR/vocabulary` and shared by all architectures; learning is not
+part of the budget.
+
+Usage:
+
+    python -m bench.translation --minutes 20
+"""
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+
+import keras
+
+from zoo.translation.training import train_translation
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data" / "spa-eng"
+
+PEER = {
+    "name": "TF nmt_with_attention (biGRU + 1-head MHA, 256 units)",
+    "bleu_greedy": 42.6,
+    "train_pairs_per_second": 595.0,
+    "decode_sentences_per_second": 1870.0,
+}
+BLEU_TARGET = PEER["bleu_greedy"]
+BEST_BEAM_BLEU_TARGET = 46.0
+DEFAULT_MODEL_SPEEDUP_TARGET = 2.0
+# The architecture whose training speed is held to 2x the peer's.
+DEFAULT_ARCH = "luong"
+
+# Sizes for a 20-minute CPU budget on ~115,000 short sentence pairs.
+MODEL_ARGUMENTS = {
+    "bahdanau": {"embedding_dim": 256, "units": 256, "dropout": 0.1},
+    "luong": {
+        "embedding_dim": 256,
+        "units": 256,
+        "num_layers": 1,
+        "score": "general",
+        "input_feeding": False,
+        "dropout": 0.1,
+    },
+    "transformer": {
+        "model_dim": 256,
+        "num_heads": 4,
+        "feed_forward_dim": 512,
+        "num_layers": 3,
+        "dropout": 0.1,
+    },
+}
+
+
+def _parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.translation", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--data",
+        default=str(DEFAULT_DATA),
+        help="spa-eng fixed splits (directory) or pairs file",
+    )
+    parser.add_argument(
+        "--source-column",
+        type=int,
+        default=1,
+        help="the files are english<TAB>spanish; 1 translates Spanish",
+    )
+    parser.add_argument("--target-column", type=int, default=0)
+    parser.add_argument(
+        "--archs", nargs="+", default=list(MODEL_ARGUMENTS), metavar="ARCH"
+    )
+    parser.add_argument("--minutes", type=float, default=20.0)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--vocabulary-size", type=int, default=4000)
+    parser.add_argument("--max-examples", type=int, default=None)
+    parser.add_argument(
+        "--model-args",
+        type=json.loads,
+        default=None,
+        help="JSON {arch: {argument: value}} overriding MODEL_ARGUMENTS",
+    )
+    parser.add_argument("--logdir", default="runs/bench-translation")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verbose", type=int, default=2)
+    return parser.parse_args(argv)
+
+
+def run(args):
+    """Trains and scores every requested architecture; returns the rows."""
+    logdir = pathlib.Path(args.logdir)
+    overrides = args.model_args or {}
+    rows = []
+    for arch in args.archs:
+        model_arguments = {
+            **MODEL_ARGUMENTS[arch],
+            **overrides.get(arch, {}),
+        }
+        results = train_translation(
+            arch,
+            None if args.data == "dates" else args.data,
+            source_column=args.source_column,
+            target_column=args.target_column,
+            logdir=logdir / arch,
+            # The time budget, not the epoch count, ends training.
+            epochs=1000,
+            max_minutes=args.minutes,
+            patience=1000,
+            batch_size=args.batch_size,
+            vocabulary_size=args.vocabulary_size,
+            max_examples=args.max_examples,
+            model_arguments=model_arguments,
+            vocabulary_dir=logdir / "vocabulary",
+            seed=args.seed,
+            verbose=args.verbose,
+        )
+        model = keras.saving.load_model(results["model_path"], compile=False)
+        results["parameters"] = model.count_params()
+        results["model_arguments"] = model_arguments
+        rows.append(results)
+        print(json.dumps(_summary(results)), flush=True)
+    return rows
+
+
+def _summary(results):
+    return {
+        "arch": results["arch"],
+        "parameters": results["parameters"],
+        "epochs": results["epochs"],
+        "train_pairs": results["train_pairs"],
+        "train_pairs_per_second": round(results["train_pairs_per_second"]),
+        "bleu_greedy": round(results["greedy"]["bleu"], 2),
+        "bleu_beam4": round(results["beam4"]["bleu"], 2),
+        "greedy_sentences_per_second": round(
+            results["greedy"]["sentences_per_second"]
+        ),
+        "beam4_sentences_per_second": round(
+            results["beam4"]["sentences_per_second"]
+        ),
+        "bleu_by_source_length": results["greedy"]["bleu_by_source_length"],
+    }
+
+
+def format_table(rows):
+    """Markdown table of the rows with the peer's line and the targets."""
+    lines = [
+        "| model | parameters | epochs | train pairs/s | x peer "
+        "| BLEU greedy | BLEU beam 4 | greedy sent/s | beam 4 sent/s |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for row in rows:
+        speed = row["train_pairs_per_second"]
+        lines.append(
+            f"| {row['arch']} | {row['parameters'] / 1e6:.1f} M "
+            f"| {row['epochs']} | {speed:.0f} "
+            f"| {speed / PEER['train_pairs_per_second']:.2f} "
+            f"| {row['greedy']['bleu']:.1f} | {row['beam4']['bleu']:.1f} "
+            f"| {row['greedy']['sentences_per_second']:.0f} "
+            f"| {row['beam4']['sentences_per_second']:.0f} |"
+        )
+    lines.append(
+        f"| peer: {PEER['name']} | 5.3 M | | "
+        f"{PEER['train_pairs_per_second']:.0f} | 1.00 "
+        f"| {PEER['bleu_greedy']:.1f} | | "
+        f"{PEER['decode_sentences_per_second']:.0f} | |"
+    )
+    return "\n".join(lines)
+
+
+def format_targets(rows):
+    """One line per goal of the benchmark, with pass or fail."""
+    lines = []
+    recurrent = [row for row in rows if row["arch"] != "transformer"]
+    for row in recurrent:
+        bleu = row["greedy"]["bleu"]
+        verdict = "pass" if bleu > BLEU_TARGET else "FAIL"
+        lines.append(
+            f"- {row['arch']} greedy BLEU {bleu:.1f} > {BLEU_TARGET}: {verdict}"
+        )
+    if rows:
+        best = max(rows, key=lambda row: row["beam4"]["bleu"])
+        bleu = best["beam4"]["bleu"]
+        verdict = "pass" if bleu > BEST_BEAM_BLEU_TARGET else "FAIL"
+        lines.append(
+            f"- best beam-4 BLEU ({best['arch']}) {bleu:.1f} > "
+            f"{BEST_BEAM_BLEU_TARGET}: {verdict}"
+        )
+    for row in rows:
+        if row["arch"] == DEFAULT_ARCH:
+            ratio = (
+                row["train_pairs_per_second"] / PEER["train_pairs_per_second"]
+            )
+            verdict = (
+                "pass" if ratio >= DEFAULT_MODEL_SPEEDUP_TARGET else ("FAIL")
+            )
+            lines.append(
+                f"- default model ({DEFAULT_ARCH}) training speed "
+                f"{ratio:.2f}x the peer's >= "
+                f"{DEFAULT_MODEL_SPEEDUP_TARGET}x: {verdict}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """Runs the benchmark and prints the Markdown results.
+
+    Args:
+        argv: Command line arguments (without the program name); defaults
+            to `sys.argv[1:]`.
+
+    Returns:
+        The list of `train_translation` results, one per architecture, with
+        `"parameters"` and `"model_arguments"` added.
+    """
+    args = _parse_args(argv)
+    print(
+        f"{datetime.date.today().isoformat()}, backend "
+        f"{keras.backend.backend()}, keras {keras.__version__}, python "
+        f"{platform.python_version()}, {os.cpu_count()} CPU cores; "
+        f"{args.minutes:g} minutes per architecture on {args.data}",
+        flush=True,
+    )
+    rows = run(args)
+    print()
+    print(format_table(rows))
+    print()
+    print(format_targets(rows))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
