@@ -64,6 +64,36 @@ def test_few_steps_of_training_lower_the_loss(arch, arguments):
     assert attention.shape[:2] == (4, 6) and attention.shape[-1] == 6
 
 
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_padding_does_not_change_the_loss(arch):
+    from zoo.translation.training import MaskedSparseCrossentropy
+    from zoo.translation.training import masked_accuracy
+
+    keras.utils.set_random_seed(1)
+    model = ARCHITECTURES[arch](12, 12, **TINY[arch])
+    source, target_input, target_output = copy_task(count=4)
+    target_input[:, 4:] = 0
+    target_output[:, 4:] = 0
+    extra = np.zeros((4, 3), "int32")
+    padded_input = np.concatenate([target_input, extra], axis=1)
+    padded_output = np.concatenate([target_output, extra], axis=1)
+    loss = MaskedSparseCrossentropy()
+    metric = keras.metrics.MeanMetricWrapper(masked_accuracy)
+    short_logits = model((source, target_input))
+    long_logits = model((source, padded_input))
+    # Keras averages over the logits' Keras mask: real tokens only.
+    np.testing.assert_allclose(
+        to_numpy(loss(target_output, short_logits)),
+        to_numpy(loss(padded_output, long_logits)),
+        rtol=1e-5,
+    )
+    metric.update_state(target_output, short_logits)
+    short_accuracy = float(to_numpy(metric.result()))
+    metric.reset_state()
+    metric.update_state(padded_output, long_logits)
+    assert float(to_numpy(metric.result())) == pytest.approx(short_accuracy)
+
+
 @pytest.fixture(scope="module")
 def trained_dates_model(tmp_path_factory):
     from zoo.translation.training import train_translation

@@ -58,6 +58,7 @@ class TransformerTranslator(Seq2Seq):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.supports_masking = True
         self.source_vocabulary_size = source_vocabulary_size
         self.target_vocabulary_size = target_vocabulary_size
         self.model_dim = model_dim
@@ -198,6 +199,12 @@ class TransformerTranslator(Seq2Seq):
                 i, hidden, self_attended, projected, training
             )
         return self.output_projection(hidden)
+
+    def compute_mask(self, inputs, mask=None):
+        # Masks the logits of padding targets, as the embeddings' masks do
+        # in the recurrent translators, so that Keras averages the loss and
+        # the metrics over real tokens only.
+        return ops.not_equal(inputs[1], 0)
 
     def encode(self, source_ids, max_length=None):
         """The decoding state: per-layer memories, empty caches, position."""
