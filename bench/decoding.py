@@ -52,11 +52,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from bench.layers import _compile_function
-from bench.layers import _cpu_name
-from bench.layers import _jit_compile_argument
-from bench.layers import _positive_int
-from bench.layers import time_interleaved
+from bench.common import compile_function
+from bench.common import cpu_name
+from bench.common import jit_compile_argument
+from bench.common import positive_int
+from bench.common import time_interleaved
 from keras_attention.decoding import beam_search
 from keras_attention.decoding import greedy_search
 from keras_attention.layers import AttentionRNN
@@ -334,8 +334,8 @@ def benchmark_throughput(
             results["log_probs"][:, 0],
         )
 
-    compiled_greedy, compiler = _compile_function(greedy)
-    compiled_beam, _ = _compile_function(beam)
+    compiled_greedy, compiler = compile_function(greedy)
+    compiled_beam, _ = compile_function(beam)
     source_tensor = ops.convert_to_tensor(source_ids)
 
     def run(decode):
@@ -472,8 +472,8 @@ def benchmark_cache(model_name, model, source_ids, target_ids, repeats):
 
         return ops.fori_loop(0, steps, body, empty_logits())
 
-    decode_cached, compiler = _compile_function(decode_cached)
-    decode_recomputed, _ = _compile_function(decode_recomputed)
+    decode_cached, compiler = compile_function(decode_cached)
+    decode_recomputed, _ = compile_function(decode_recomputed)
     inputs = [
         ops.convert_to_tensor(source_ids),
         ops.convert_to_tensor(target_ids),
@@ -654,7 +654,7 @@ def _environment_description(jit_compile):
     return (
         f"{datetime.date.today().isoformat()}, backend {backend} {version}, "
         f"keras {keras.__version__}, python {platform.python_version()}, "
-        f"{os.cpu_count()} CPU cores ({_cpu_name()}), "
+        f"{os.cpu_count()} CPU cores ({cpu_name()}), "
         f"train_on_batch jit_compile={jit_compile!r}"
     )
 
@@ -700,53 +700,53 @@ def _parse_args(argv=None):
     parser.add_argument(
         "--models", nargs="+", choices=MODELS, default=list(MODELS)
     )
-    parser.add_argument("--batch", type=_positive_int, default=64)
-    parser.add_argument("--source-length", type=_positive_int, default=30)
+    parser.add_argument("--batch", type=positive_int, default=64)
+    parser.add_argument("--source-length", type=positive_int, default=30)
     parser.add_argument(
         "--max-length",
-        type=_positive_int,
+        type=positive_int,
         default=30,
         help="tokens decoded per sentence in the throughput section",
     )
-    parser.add_argument("--beam-width", type=_positive_int, default=4)
+    parser.add_argument("--beam-width", type=positive_int, default=4)
     parser.add_argument(
-        "--cache-lengths", type=_positive_int, nargs="+", default=[30, 60]
+        "--cache-lengths", type=positive_int, nargs="+", default=[30, 60]
     )
-    parser.add_argument("--vocabulary-size", type=_positive_int, default=1000)
-    parser.add_argument("--embedding-dim", type=_positive_int, default=64)
-    parser.add_argument("--rnn-units", type=_positive_int, default=128)
-    parser.add_argument("--model-dim", type=_positive_int, default=128)
-    parser.add_argument("--num-heads", type=_positive_int, default=4)
-    parser.add_argument("--feed-forward-dim", type=_positive_int, default=256)
-    parser.add_argument("--num-layers", type=_positive_int, default=2)
+    parser.add_argument("--vocabulary-size", type=positive_int, default=1000)
+    parser.add_argument("--embedding-dim", type=positive_int, default=64)
+    parser.add_argument("--rnn-units", type=positive_int, default=128)
+    parser.add_argument("--model-dim", type=positive_int, default=128)
+    parser.add_argument("--num-heads", type=positive_int, default=4)
+    parser.add_argument("--feed-forward-dim", type=positive_int, default=256)
+    parser.add_argument("--num-layers", type=positive_int, default=2)
     parser.add_argument(
         "--repeats",
-        type=_positive_int,
+        type=positive_int,
         default=10,
         help="timed translations of each kind",
     )
     parser.add_argument(
         "--cache-repeats",
-        type=_positive_int,
+        type=positive_int,
         default=3,
         help="timed full decodes of each kind",
     )
-    parser.add_argument("--warmup", type=_positive_int, default=2)
+    parser.add_argument("--warmup", type=positive_int, default=2)
     parser.add_argument(
         "--cells", nargs="+", choices=CELLS, default=list(CELLS)
     )
-    parser.add_argument("--train-batch", type=_positive_int, default=64)
+    parser.add_argument("--train-batch", type=positive_int, default=64)
     parser.add_argument(
         "--train-length",
-        type=_positive_int,
+        type=positive_int,
         default=30,
         help="decoder and encoder length of the training section",
     )
-    parser.add_argument("--units", type=_positive_int, default=256)
-    parser.add_argument("--train-repeats", type=_positive_int, default=20)
+    parser.add_argument("--units", type=positive_int, default=256)
+    parser.add_argument("--train-repeats", type=positive_int, default=20)
     parser.add_argument(
         "--jit-compile",
-        type=_jit_compile_argument,
+        type=jit_compile_argument,
         default="auto",
         help="`jit_compile` of the training models' `compile()`: auto "
         "(Keras's default), true or false",

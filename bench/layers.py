@@ -36,13 +36,16 @@ import dataclasses
 import datetime
 import os
 import platform
-import statistics
 import sys
-import time
 
 import keras
 import numpy as np
 
+from bench.common import compile_function
+from bench.common import cpu_name
+from bench.common import jit_compile_argument
+from bench.common import positive_int
+from bench.common import time_interleaved
 from keras_attention.layers import BahdanauAttention
 from keras_attention.layers import LuongAttention
 from keras_attention.layers import MultiHeadAttention
@@ -249,39 +252,6 @@ def _make_pair_inputs(pair, batch, length, dim, seed=0):
     return inputs, keras.ops.convert_to_tensor(targets)
 
 
-def time_interleaved(functions, repeats, warmup):
-    """Median wall time of each function, calling them in turn.
-
-    Args:
-        functions: Callables without arguments that block until their result
-            is computed.
-        repeats: Number of timed calls of each function.
-        warmup: Number of untimed calls of each function first (tracing,
-            compilation, memory allocation).
-
-    Returns:
-        The median time of each function in milliseconds.
-
-    Example:
-
-    >>> fast, slow = time_interleaved(
-    ...     [lambda: time.sleep(0.001), lambda: time.sleep(0.01)], 5, 1
-    ... )
-    >>> fast < slow
-    True
-    """
-    for _ in range(warmup):
-        for function in functions:
-            function()
-    samples = [[] for _ in functions]
-    for _ in range(repeats):
-        for function, times in zip(functions, samples, strict=True):
-            start = time.perf_counter()
-            function()
-            times.append(time.perf_counter() - start)
-    return [1000.0 * statistics.median(times) for times in samples]
-
-
 def benchmark_layers(
     batch,
     dim,
@@ -346,33 +316,6 @@ def benchmark_layers(
             del ours_model, peer_model
             keras.backend.clear_session()
     return results
-
-
-def _compile_function(function):
-    """Compiles `function` with the active backend's compiler.
-
-    Returns:
-        `(compiled_function, description)`: XLA through
-        `tf.function(jit_compile=True)` on TensorFlow, `jax.jit` on JAX, and
-        eager calls without autograd on PyTorch.
-    """
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return (
-            tf.function(function, jit_compile=True),
-            "tf.function(jit_compile=True)",
-        )
-    if backend == "jax":
-        import jax
-
-        return jax.jit(function), "jax.jit"
-    if backend == "torch":
-        import torch
-
-        return torch.no_grad()(function), "eager, torch.no_grad()"
-    return function, "eager"
 
 
 def benchmark_decoding(batch, dim, steps, num_heads, repeats):
@@ -442,8 +385,8 @@ def benchmark_decoding(batch, dim, steps, num_heads, repeats):
         outputs = keras.ops.zeros((batch, steps, dim))
         return keras.ops.fori_loop(0, steps, body, outputs)
 
-    decode_cached, compiler = _compile_function(decode_cached)
-    decode_recomputed, _ = _compile_function(decode_recomputed)
+    decode_cached, compiler = compile_function(decode_cached)
+    decode_recomputed, _ = compile_function(decode_recomputed)
 
     def run(decode):
         return lambda: keras.ops.convert_to_numpy(decode(sequence))
@@ -492,17 +435,6 @@ def _format_decode_table(timing):
     )
 
 
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def _environment_description(jit_compile):
     """One line naming the backend, versions, CPU count and compilation."""
     backend = keras.backend.backend()
@@ -518,28 +450,9 @@ def _environment_description(jit_compile):
     return (
         f"{datetime.date.today().isoformat()}, backend {backend} {version}, "
         f"keras {keras.__version__}, python {platform.python_version()}, "
-        f"{os.cpu_count()} CPU cores ({_cpu_name()}), "
+        f"{os.cpu_count()} CPU cores ({cpu_name()}), "
         f"train_on_batch jit_compile={jit_compile!r}"
     )
-
-
-def _jit_compile_argument(text):
-    choices = {"auto": "auto", "true": True, "false": False}
-    if text.lower() not in choices:
-        raise argparse.ArgumentTypeError(
-            f"`--jit-compile` must be one of auto, true, false. "
-            f"Received: {text!r}"
-        )
-    return choices[text.lower()]
-
-
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f"must be a positive integer. Received: {text!r}"
-        )
-    return value
 
 
 def _parse_args(argv=None):
@@ -547,26 +460,26 @@ def _parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m bench.layers", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--batch", type=_positive_int, default=64)
+    parser.add_argument("--batch", type=positive_int, default=64)
     parser.add_argument(
         "--bahdanau-batch",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="batch size of the additive-attention pair (default: --batch); "
         "its step holds several [batch, T, T, dim] float32 tensors",
     )
-    parser.add_argument("--dim", type=_positive_int, default=256)
+    parser.add_argument("--dim", type=positive_int, default=256)
     parser.add_argument(
-        "--lengths", type=_positive_int, nargs="+", default=[64, 256]
+        "--lengths", type=positive_int, nargs="+", default=[64, 256]
     )
-    parser.add_argument("--num-heads", type=_positive_int, default=8)
+    parser.add_argument("--num-heads", type=positive_int, default=8)
     parser.add_argument(
         "--repeats",
-        type=_positive_int,
+        type=positive_int,
         default=20,
         help="timed training steps per layer and length",
     )
-    parser.add_argument("--warmup", type=_positive_int, default=3)
+    parser.add_argument("--warmup", type=positive_int, default=3)
     parser.add_argument(
         "--pairs",
         nargs="+",
@@ -576,15 +489,15 @@ def _parse_args(argv=None):
     )
     parser.add_argument(
         "--jit-compile",
-        type=_jit_compile_argument,
+        type=jit_compile_argument,
         default="auto",
         help="`jit_compile` of `model.compile()`: auto (Keras's default), "
         "true or false",
     )
-    parser.add_argument("--decode-steps", type=_positive_int, default=256)
+    parser.add_argument("--decode-steps", type=positive_int, default=256)
     parser.add_argument(
         "--decode-repeats",
-        type=_positive_int,
+        type=positive_int,
         default=3,
         help="timed full decodes of each kind",
     )
