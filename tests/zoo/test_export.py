@@ -129,7 +129,7 @@ def train_tiny_model(arch, pairs, source_tokenizer, target_tokenizer):
     from zoo.text import make_translation_dataset
     from zoo.translation import LuongTranslator
     from zoo.translation import TransformerTranslator
-    from zoo.translation.training import masked_sparse_crossentropy
+    from zoo.translation.training import MaskedSparseCrossentropy
 
     keras.utils.set_random_seed(0)
     tokenizers = {
@@ -171,7 +171,7 @@ def train_tiny_model(arch, pairs, source_tokenizer, target_tokenizer):
     model((source_ids[:1], target_ids[:1]))
     model.compile(
         optimizer=keras.optimizers.Adam(1e-2),
-        loss=masked_sparse_crossentropy(),
+        loss=MaskedSparseCrossentropy(),
         jit_compile=False,
     )
     model.fit(dataset, epochs=2, verbose=0)

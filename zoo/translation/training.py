@@ -87,11 +87,6 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
         return config
 
 
-def masked_sparse_crossentropy(label_smoothing=0.0):
-    """Returns a `MaskedSparseCrossentropy` loss (kept for callers)."""
-    return MaskedSparseCrossentropy(label_smoothing)
-
-
 @keras.saving.register_keras_serializable(package="keras_attention_zoo")
 def masked_accuracy(target_ids, logits):
     """Per-token hits; Keras averages them over the logits' Keras mask."""
@@ -523,7 +518,7 @@ def train_translation(
             )
         model.compile(
             optimizer=keras.optimizers.Adam(rate, clipnorm=5.0),
-            loss=masked_sparse_crossentropy(label_smoothing),
+            loss=MaskedSparseCrossentropy(label_smoothing),
             metrics=[masked_accuracy],
             jit_compile=jit_compile,
         )
