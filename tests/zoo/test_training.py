@@ -16,8 +16,10 @@ from tests.conftest import REPO_ROOT
 pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_text")
 
+from zoo.data import load_translation_data  # noqa: E402
 from zoo.translation import training  # noqa: E402
 from zoo.translation.training import TimeBudget  # noqa: E402
+from zoo.translation.training import _learn_or_reuse_tokenizers  # noqa: E402
 from zoo.translation.training import _optimizer  # noqa: E402
 from zoo.translation.training import bleu_by_source_length  # noqa: E402
 from zoo.translation.training import train_translation  # noqa: E402
@@ -214,27 +216,29 @@ def test_time_budget_stops_after_the_first_batch(tmp_path):
 
 def test_vocabularies_are_reused_for_the_same_texts(tmp_path):
     vocabulary_dir = tmp_path / "vocabulary"
-    common = {**TINY_RUN, "epochs": 1, "max_minutes": 1e-6}
-    train_translation(
-        logdir=tmp_path / "a", vocabulary_dir=vocabulary_dir, **common
-    )
+    pairs = load_translation_data(max_examples=128)["train"]
+
+    def learn(texts, vocabulary_size=200):
+        return _learn_or_reuse_tokenizers(
+            texts, vocabulary_dir, vocabulary_size, 24, verbose=0
+        )
+
+    source, target = learn(pairs)
     files = sorted(vocabulary_dir.iterdir())
     assert len(files) == 2
     stamps = [path.stat().st_mtime_ns for path in files]
-    train_translation(
-        "bahdanau",
-        logdir=tmp_path / "b",
-        vocabulary_dir=vocabulary_dir,
-        **common,
-    )
+    # Same texts and size (another architecture, a resumed run): the files
+    # are read, not learned and written again.
+    source_again, target_again = learn(pairs)
     assert sorted(vocabulary_dir.iterdir()) == files
     assert [path.stat().st_mtime_ns for path in files] == stamps
-    train_translation(
-        logdir=tmp_path / "c",
-        vocabulary_dir=vocabulary_dir,
-        **{**common, "vocabulary_size": 150},
-    )
+    assert source_again.get_vocabulary() == source.get_vocabulary()
+    assert target_again.get_vocabulary() == target.get_vocabulary()
+    # Another size or other texts: learned anew, beside the others.
+    learn(pairs, vocabulary_size=150)
     assert len(list(vocabulary_dir.iterdir())) == 4
+    learn(pairs[:64])
+    assert len(list(vocabulary_dir.iterdir())) == 6
 
 
 KILLED_RUN = """
@@ -271,6 +275,9 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
     )
     assert killed.returncode == -9, killed.stderr[-3000:]
     assert not (logdir / "model.keras").exists()
+    vocabularies = sorted((logdir / "vocabulary").iterdir())
+    stamps = [path.stat().st_mtime_ns for path in vocabularies]
+    assert len(vocabularies) == 2
 
     import keras
 
@@ -298,6 +305,9 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
         np.testing.assert_array_equal(restored, at_kill)
     assert (logdir / "model.keras").is_file()
     assert results["epochs"] == 2
+    # The resumed run read the killed run's vocabularies, not new ones.
+    assert sorted((logdir / "vocabulary").iterdir()) == vocabularies
+    assert [path.stat().st_mtime_ns for path in vocabularies] == stamps
 
 
 MIRRORED_RUN = """
