@@ -134,9 +134,22 @@ def test_bahdanau_style_matches_hand_written_loop():
     )
 
 
-def test_luong_parallel_path_matches_hand_written_composition():
-    inputs, memory, memory_mask = make_inputs(seed=2)
-    decoder = DECODERS["luong_gru_parallel"]()
+@pytest.mark.parametrize(
+    "decoder_name, seed, alignment_arguments",
+    [
+        ("luong_gru_parallel", 2, {}),
+        (
+            "luong_gru_parallel_local_m",
+            8,
+            {"alignment": "local-m", "window": 1},
+        ),
+    ],
+)
+def test_luong_parallel_path_matches_numpy_oracle(
+    decoder_name, seed, alignment_arguments
+):
+    inputs, memory, memory_mask = make_inputs(seed=seed)
+    decoder = DECODERS[decoder_name]()
     assert decoder.uses_parallel_path
     outputs, weights, _ = decoder(inputs, memory, memory_mask=memory_mask)
     gru = keras.layers.GRU(6, return_sequences=True)
@@ -150,6 +163,7 @@ def test_luong_parallel_path_matches_hand_written_composition():
         memory.astype("float64"),
         memory_mask,
         W=named_weights(decoder.attention)["query_projection/kernel"],
+        **alignment_arguments,
     )
     W_c = named_weights(decoder)["attentional_projection/kernel"]
     expected = np.tanh(np.concatenate([context, hidden], -1) @ W_c)
@@ -216,31 +230,6 @@ def test_local_m_steps_match_numpy_oracle():
         assert relative_error(actual_weights, expected_weights) < 1e-5
     # Window of one around p_t = t + 1: step 4 (0-based) sees 4, 5, 6 only.
     assert np.all(np.stack(step_weights, 1)[:, 4, :3] == 0.0)
-
-
-def test_local_m_parallel_path_matches_numpy_oracle():
-    inputs, memory, memory_mask = make_inputs(seed=8)
-    decoder = DECODERS["luong_gru_parallel_local_m"]()
-    assert decoder.uses_parallel_path
-    outputs, weights, _ = decoder(inputs, memory, memory_mask=memory_mask)
-    gru = keras.layers.GRU(6, return_sequences=True)
-    gru.build(inputs.shape)
-    gru.set_weights(decoder.cell.get_weights())
-    hidden = to_numpy(gru(inputs)).astype("float64")
-    context, expected_weights = numpy_reference.luong(
-        "general",
-        hidden,
-        memory.astype("float64"),
-        memory.astype("float64"),
-        memory_mask,
-        alignment="local-m",
-        window=1,
-        W=named_weights(decoder.attention)["query_projection/kernel"],
-    )
-    W_c = named_weights(decoder)["attentional_projection/kernel"]
-    expected = np.tanh(np.concatenate([context, hidden], -1) @ W_c)
-    assert relative_error(to_numpy(weights), expected_weights) < 1e-5
-    assert relative_error(to_numpy(outputs), expected) < 1e-5
 
 
 @pytest.mark.parametrize(
