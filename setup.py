@@ -35,6 +35,7 @@ setup(
         # CUDA wheels. Install a CPU build yourself to test that backend.
         "tests": [
             "pytest>=8",
+            "hypothesis>=6.100",
             "jax[cpu]>=0.4.30",
             "nbclient>=0.10",
             "nbformat>=5.10",
@@ -43,6 +44,7 @@ setup(
         "dev": [
             "ruff>=0.6",
             "pytest>=8",
+            "hypothesis>=6.100",
             "jax[cpu]>=0.4.30",
             "nbclient>=0.10",
             "nbformat>=5.10",

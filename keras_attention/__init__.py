@@ -3,6 +3,7 @@
 from keras_attention import callbacks
 from keras_attention import decoding
 from keras_attention import layers
+from keras_attention import metrics
 from keras_attention import visualization
 from keras_attention.layers import AttentionRNN
 from keras_attention.layers import BahdanauAttention
@@ -19,5 +20,6 @@ __all__ = [
     "callbacks",
     "decoding",
     "layers",
+    "metrics",
     "visualization",
 ]

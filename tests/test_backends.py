@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
-BACKEND_AGNOSTIC_TESTS = ["tests/layers", "tests/decoding"]
+BACKEND_AGNOSTIC_TESTS = ["tests/layers", "tests/decoding", "tests/metrics"]
 OTHER_BACKENDS = {"jax": "jax", "torch": "torch"}
 
 

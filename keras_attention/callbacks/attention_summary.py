@@ -2,10 +2,13 @@
 
 import math
 import os
+import re
 
 import keras
 import numpy as np
 
+from keras_attention.metrics.attention_correctness import attention_correctness
+from keras_attention.metrics.text_scores import text_scores
 from keras_attention.visualization.plot_attention import _crop_attention
 from keras_attention.visualization.plot_attention import _to_numpy
 from keras_attention.visualization.plot_attention import _token_to_text
@@ -13,12 +16,16 @@ from keras_attention.visualization.plot_attention import _tokens_to_text
 from keras_attention.visualization.plot_attention import attention_to_image
 
 _REQUIRED_KEYS = ("source_tokens", "output_tokens", "attention")
-_OPTIONAL_KEYS = ("hypothesis", "source", "key_tokens")
+_OPTIONAL_KEYS = ("hypothesis", "source", "key_tokens", "alignment")
 # Keys whose value may be a dict from attention layer name to per-layer data.
 _PER_LAYER_KEYS = ("attention", "key_tokens")
 # Characters that would end a table cell, start emphasis or code, or be
 # taken for HTML (e.g. "<unk>") in TensorBoard's Markdown renderer.
 _MARKDOWN_SPECIAL = "\\`*_|<>[]"
+# Runs of ASCII whitespace and of the line breaks of `str.splitlines`: a
+# line break would end the table row. Other (e.g. non-breaking) spaces are
+# kept as they are.
+_BREAKING_WHITESPACE = re.compile(r"[ \t\n\r\f\v\x1c-\x1e\x85\u2028\u2029]+")
 
 
 def _import_tensorflow():
@@ -38,17 +45,11 @@ def _import_tensorflow():
 
 
 def _exact_match(hypotheses, references):
-    matches = [
-        hypothesis.strip() == reference.strip()
-        for hypothesis, reference in zip(hypotheses, references, strict=True)
-    ]
-    return float(np.mean(matches))
+    return text_scores(hypotheses, references)["exact_match"]
 
 
 def _corpus_bleu(hypotheses, references):
-    import sacrebleu
-
-    return float(sacrebleu.corpus_bleu(hypotheses, [references]).score)
+    return text_scores(hypotheses, references)["bleu"]
 
 
 _BUILTIN_METRICS = {"exact_match": _exact_match, "bleu": _corpus_bleu}
@@ -98,11 +99,11 @@ def _texts(values, argument_name):
             f"sample, not a single string. Received: "
             f"{argument_name}={values!r}"
         )
-    return [_token_to_text(value) for value in values]
+    return [_token_to_text(value, argument_name) for value in values]
 
 
 def _escape_markdown(text):
-    text = " ".join(text.split())
+    text = _BREAKING_WHITESPACE.sub(" ", text).strip(" ")
     return "".join(
         "\\" + char if char in _MARKDOWN_SPECIAL else char for char in text
     )
@@ -202,6 +203,105 @@ def _check_attention(weights, sample_index, layer_name, num_keys, num_out):
     return weights
 
 
+def _fit_alignment(alignment, num_out, num_src, where):
+    """Bool `[num_out, num_src]` reference cells of a 2-D alignment array.
+
+    Rows beyond `num_out` are dropped and missing rows (or columns) have no
+    reference; columns beyond `num_src` must not mark any reference cell
+    of a kept row.
+    """
+    alignment = _to_numpy(alignment)
+    if alignment.ndim != 2:
+        raise ValueError(
+            f"{where} must have shape [T_out, T_src]. Received: "
+            f"alignment.shape={tuple(alignment.shape)}"
+        )
+    reference = alignment != 0
+    beyond = np.nonzero(reference[:num_out, num_src:])[1] + num_src
+    if beyond.size:
+        raise ValueError(
+            f"{where} marks source positions beyond the {num_src} source "
+            f"tokens. Received: alignment.shape={tuple(alignment.shape)} "
+            f"with references in columns {sorted(set(beyond.tolist()))}"
+        )
+    fitted = np.zeros((num_out, num_src), dtype=bool)
+    rows = min(num_out, reference.shape[0])
+    columns = min(num_src, reference.shape[1])
+    fitted[:rows, :columns] = reference[:rows, :columns]
+    return fitted
+
+
+def _check_alignments(alignments):
+    if alignments is None:
+        return None
+    if hasattr(alignments, "numpy"):
+        alignments = alignments.numpy()
+    if isinstance(alignments, (str, bytes, dict)) or not hasattr(
+        alignments, "__len__"
+    ):
+        raise ValueError(
+            "`alignments` must be a sequence with one [T_out, T_src] array "
+            f"(or None) per sample. Received: alignments={alignments!r}"
+        )
+    checked = []
+    for index, alignment in enumerate(alignments):
+        if alignment is not None:
+            alignment = _to_numpy(alignment)
+            if alignment.ndim != 2:
+                raise ValueError(
+                    "`alignments` must hold one [T_out, T_src] array (or "
+                    "None) per sample. Received: "
+                    f"alignments[{index}].shape={tuple(alignment.shape)}"
+                )
+        checked.append(alignment)
+    return checked
+
+
+def _layer_correctness(decoded, layer_name):
+    """`(mean, best_head)` attention correctness of one layer, pooled.
+
+    `best_head` is `None` for 2-D weights; both are `None` when no sample
+    has an alignment for the layer, and NaN when no step has a reference.
+    """
+    pairs = [
+        (sample["attention"][layer_name], sample["alignment"])
+        for sample in decoded
+        if sample["alignment"] is not None
+        and layer_name in sample["aligned_layers"]
+    ]
+    if not pairs:
+        return None, None
+    head_shapes = {weights.shape[:-2] for weights, _ in pairs}
+    if len(head_shapes) > 1:
+        raise ValueError(
+            "To score attention correctness, every sample with an "
+            "alignment must have the same number of attention heads. "
+            f"Received weights of shapes "
+            f"{[weights.shape for weights, _ in pairs]}"
+            + ("" if layer_name is None else f" for layer {layer_name!r}")
+        )
+    (head_shape,) = head_shapes
+    num_out = max(weights.shape[-2] for weights, _ in pairs)
+    num_src = max(weights.shape[-1] for weights, _ in pairs)
+    attention = np.zeros(
+        (len(pairs), *head_shape, num_out, num_src), dtype=np.float32
+    )
+    alignment = np.zeros((len(pairs), num_out, num_src), dtype=bool)
+    for index, (weights, reference) in enumerate(pairs):
+        rows, columns = weights.shape[-2:]
+        attention[index, ..., :rows, :columns] = weights
+        alignment[index, :rows, :columns] = reference
+    best = None if not head_shape else math.nan
+    if not alignment.any():
+        return math.nan, best
+
+    def score(heads):
+        value = attention_correctness(attention, alignment, heads=heads)
+        return float(keras.ops.convert_to_numpy(value))
+
+    return score("mean"), (None if best is None else score("best"))
+
+
 def _normalize_sample(sample, index):
     if not isinstance(sample, dict):
         raise ValueError(
@@ -257,13 +357,25 @@ def _normalize_sample(sample, index):
     source = sample.get("source")
     if source is None:
         source = " ".join(source_tokens)
+    alignment = sample.get("alignment")
+    if alignment is not None:
+        alignment = _fit_alignment(
+            alignment,
+            len(output_tokens),
+            len(source_tokens),
+            f"`alignment` returned by `decode_fn` for sample {index}",
+        )
     return {
         "source_tokens": source_tokens,
         "output_tokens": output_tokens,
         "attention": layers,
         "key_tokens": layer_keys,
-        "hypothesis": _token_to_text(hypothesis),
-        "source": _token_to_text(source),
+        "hypothesis": _token_to_text(hypothesis, "hypothesis"),
+        "source": _token_to_text(source, "source"),
+        "alignment": alignment,
+        "aligned_layers": tuple(
+            layer_name for layer_name in layers if layer_name not in key_tokens
+        ),
     }
 
 
@@ -289,6 +401,32 @@ class AttentionSummary(keras.callbacks.Callback):
       in nats, pooled over all target steps (and heads) of all samples.
       Each attention row is renormalised to sum to one after padding is
       cropped; uniform attention over `n` positions gives `ln(n)`.
+    - with alignments (see below), scalars `{name}/attention_correctness`
+      (or `{name}/attention_correctness/{layer}`): the share of attention
+      mass on the reference-aligned source tokens, averaged over all
+      output steps with a reference of all samples
+      (`keras_attention.metrics.attention_correctness`, NaN when no step
+      has a reference). For multi-head weights this scores the
+      head-averaged map, and `{name}/attention_correctness_best_head`
+      (`.../{layer}`) the best head. The heatmaps then outline the
+      reference cells.
+
+    **Alignments.** Reference alignments relate each output token to the
+    source tokens it translates; they can be given in two ways:
+
+    - per decoded sample, as `"alignment"` in the dict `decode_fn` returns
+      (the decoder knows which tokens it generated, so it can align them);
+    - up front, as the constructor's `alignments`: one `[T_out, T_src]`
+      array (or `None`) per sample. Rows beyond the decoded output are
+      ignored, and decoded steps beyond the array's rows have no
+      reference.
+
+    A sample's own `"alignment"` takes precedence over `alignments`. Either
+    is a bool or numeric array whose nonzero cells are the reference
+    (rows: output steps, columns: source tokens); rows that are all zero
+    are steps without a reference, which are not scored. Alignments apply
+    to the attention layers over the source tokens, i.e. to all layers but
+    those given `key_tokens`.
 
     The summary step is the number of completed epochs: `epoch + 1` at the
     end of (0-based) epoch `epoch`, and 0 for the optional summary written
@@ -328,6 +466,10 @@ class AttentionSummary(keras.callbacks.Callback):
       detokenized text for subword models).
     - `"source"` (optional): source text for the text summary; defaults to
       `" ".join(source_tokens)`.
+    - `"alignment"` (optional): the reference alignment of the sample, an
+      array of shape `[T_out, T_src]` (bool, or numeric with nonzero
+      reference cells) laid out like the last two axes of `"attention"`
+      and cropped like them; zero rows or missing rows mean no reference.
 
     `decode_fn` usually closes over the model being trained, e.g. runs a
     greedy or beam search decoder on `samples` and returns its attention.
@@ -347,8 +489,9 @@ class AttentionSummary(keras.callbacks.Callback):
             are written; the text and scalars always use all samples. Must
             be >= 0.
         metric: `"exact_match"` (fraction of hypotheses equal to their
-            reference after stripping whitespace), `"bleu"` (sacreBLEU
-            corpus BLEU, 0 to 100), a callable
+            reference) or `"bleu"` (sacreBLEU corpus BLEU, 0 to 100), both
+            computed by `keras_attention.metrics.text_scores` (lowercased,
+            13a-tokenized, so `"Wait!"` matches `"wait !"`), a callable
             `metric(hypotheses, references) -> float` logged under its
             `__name__`, `None`, or a list of these. Metrics are only
             written when `references` are given.
@@ -356,6 +499,9 @@ class AttentionSummary(keras.callbacks.Callback):
         write_on_train_begin: Whether to also write summaries (step 0)
             before the first epoch.
         image_dpi: Resolution of the heatmap images in pixels per inch.
+        alignments: Optional sequence with one reference alignment per
+            decoded sample, each a `[T_out, T_src]` array or `None`; see
+            "Alignments" above.
 
     Example:
 
@@ -397,6 +543,7 @@ class AttentionSummary(keras.callbacks.Callback):
         name="attention",
         write_on_train_begin=False,
         image_dpi=100,
+        alignments=None,
     ):
         super().__init__()
         if not callable(decode_fn):
@@ -443,6 +590,7 @@ class AttentionSummary(keras.callbacks.Callback):
         self.name = name.strip("/")
         self.write_on_train_begin = write_on_train_begin
         self.image_dpi = image_dpi
+        self.alignments = _check_alignments(alignments)
         self._writer = None
 
     @property
@@ -475,7 +623,11 @@ class AttentionSummary(keras.callbacks.Callback):
             `output_tokens` (lists of `str`), `attention` (a dict from layer
             name, or `None` for a single unnamed layer, to the cropped NumPy
             weights), `key_tokens` (a dict with the same keys, to the list
-            of attended tokens), `hypothesis` and `source` (`str`).
+            of attended tokens), `hypothesis` and `source` (`str`),
+            `alignment` (`None` or a bool `[len(output_tokens),
+            len(source_tokens)]` array of the reference cells) and
+            `aligned_layers` (the names of the layers over the source
+            tokens, which the alignment applies to).
         """
         decoded = self.decode_fn(self.samples)
         if isinstance(decoded, dict):
@@ -504,6 +656,22 @@ class AttentionSummary(keras.callbacks.Callback):
                 f"Received: len(references)={len(self.references)} for "
                 f"{len(decoded)} samples returned by `decode_fn`"
             )
+        if self.alignments is not None:
+            if len(self.alignments) != len(decoded):
+                raise ValueError(
+                    "`alignments` must hold one array (or None) per decoded "
+                    f"sample. Received: len(alignments)={len(self.alignments)}"
+                    f" for {len(decoded)} samples returned by `decode_fn`"
+                )
+            for index, sample in enumerate(decoded):
+                alignment = self.alignments[index]
+                if sample["alignment"] is None and alignment is not None:
+                    sample["alignment"] = _fit_alignment(
+                        alignment,
+                        len(sample["output_tokens"]),
+                        len(sample["source_tokens"]),
+                        f"`alignments[{index}]`",
+                    )
         return decoded
 
     def compute_scalars(self, decoded):
@@ -535,6 +703,14 @@ class AttentionSummary(keras.callbacks.Callback):
             scalars[tag] = (
                 float(np.mean(entropies)) if entropies.size else math.nan
             )
+        for layer_name in decoded[0]["attention"]:
+            mean, best = _layer_correctness(decoded, layer_name)
+            suffix = "" if layer_name is None else f"/{layer_name}"
+            if mean is not None:
+                scalars[f"{self.name}/attention_correctness{suffix}"] = mean
+            if best is not None:
+                tag = f"{self.name}/attention_correctness_best_head{suffix}"
+                scalars[tag] = best
         return scalars
 
     def write_summaries(self, step):
@@ -571,6 +747,9 @@ class AttentionSummary(keras.callbacks.Callback):
 
     def _write_images(self, tf, index, sample):
         for layer_name, weights in sample["attention"].items():
+            alignment = None
+            if layer_name in sample["aligned_layers"]:
+                alignment = sample["alignment"]
             prefix = self.name
             title = f"sample {index}"
             if layer_name is not None:
@@ -594,5 +773,6 @@ class AttentionSummary(keras.callbacks.Callback):
                     sample["output_tokens"],
                     title=head_title,
                     dpi=self.image_dpi,
+                    alignment=alignment,
                 )
                 tf.summary.image(tag, image[None], max_outputs=1)

@@ -1,6 +1,68 @@
-"""Input checks and masks shared by the attention layers."""
+"""Input checks, masks and initializers shared by the attention layers."""
 
+import keras
 from keras import ops
+
+# Added to a seeded initializer's seed once per weight index. A large odd
+# number rather than 1, so that layers seeded 1, 2, 3, ... (a common way to
+# seed a stack) do not end up sharing kernels between neighbours.
+_SEED_STRIDE = 2654435761
+# Seeds stay below 2**31: every backend takes them, whatever its seed dtype.
+_SEED_MODULUS = 2**31
+
+
+def clone_initializer(initializer, index=0):
+    """A fresh copy of `initializer` for one weight of a layer.
+
+    An unseeded Keras 3 initializer draws its seed once, when it is created,
+    and returns the same values on every call, so one initializer object
+    shared by several weights gives them equal (or, for different shapes,
+    proportional) values: the query, key and value kernels of an attention
+    layer would start identical. Keras's own `MultiHeadAttention` therefore
+    builds each weight from a clone, as done here. A clone of an unseeded
+    initializer draws a new seed (from Python's `random`, which
+    `keras.utils.set_random_seed` seeds, so builds stay reproducible).
+
+    Cloning alone would still repeat a seeded initializer's values across
+    weights (Keras's `MultiHeadAttention` does), so a seeded initializer's
+    clone gets a seed derived from the weight's `index` within its layer:
+    `(seed + index * 2654435761) % 2**31`, the seed itself for `index=0`.
+    Two layers built with the same seeded initializer thus get identical
+    weights, and each weight of a layer differs from the others.
+
+    An initializer seeded with a `keras.random.SeedGenerator` is returned
+    as it is: it already draws new values on every call, while a clone would
+    restart the generator and repeat them. So are callables that are not
+    Keras initializers, and custom initializers that cannot be rebuilt from
+    their config.
+
+    The layer keeps (and serializes) the user's initializer; only the weights
+    are created from clones.
+
+    Args:
+        initializer: A `keras.initializers.Initializer` (or any callable).
+        index: Position of the weight among the layer's weights created from
+            the same initializer argument; distinct weights need distinct
+            indices.
+
+    Returns:
+        An initializer to create that one weight with.
+    """
+    if not isinstance(initializer, keras.initializers.Initializer):
+        return initializer
+    seed = getattr(initializer, "seed", None)
+    if isinstance(seed, keras.random.SeedGenerator):
+        return initializer
+    config = initializer.get_config()
+    if index and isinstance(config.get("seed"), int):
+        config["seed"] = (config["seed"] + index * _SEED_STRIDE) % (
+            _SEED_MODULUS
+        )
+    try:
+        return initializer.__class__.from_config(config)
+    except TypeError:
+        # A custom initializer whose config does not hold its arguments.
+        return initializer
 
 
 def check_query_and_value(query, value, key=None):

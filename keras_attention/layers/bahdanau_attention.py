@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_attention.layers import _attention_utils as utils
 from keras_attention.layers.base_attention import BaseAttention
 
 
@@ -33,7 +34,11 @@ class BahdanauAttention(BaseAttention):
         use_bias: Whether to add the bias `b` inside the `tanh`.
         dropout: Float in `[0, 1)`, fraction of the attention weights to drop
             during training.
-        kernel_initializer: Initializer of `W_q`, `W_k` and `v`.
+        kernel_initializer: Initializer of `W_q`, `W_k` and `v`, each created
+            from its own clone so that they start different; a seeded
+            initializer gets a seed derived per weight (see
+            `clone_initializer` in `_attention_utils`), which keeps seeded
+            models reproducible.
         bias_initializer: Initializer of `b`.
         kernel_regularizer: Optional regularizer of `W_q`, `W_k` and `v`.
         bias_regularizer: Optional regularizer of `b`.
@@ -103,18 +108,20 @@ class BahdanauAttention(BaseAttention):
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        dense_args = dict(
-            units=units,
+        # Kernel initializer indices: 0 `W_q`, 1 `W_k`, 2 `v`.
+        self._query_dense = self._dense("query_projection", 0)
+        self._key_dense = self._dense("key_projection", 1)
+
+    def _dense(self, name, index):
+        return keras.layers.Dense(
+            self.units,
             use_bias=False,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=utils.clone_initializer(
+                self.kernel_initializer, index
+            ),
             kernel_regularizer=self.kernel_regularizer,
             dtype=self.dtype_policy,
-        )
-        self._query_dense = keras.layers.Dense(
-            name="query_projection", **dense_args
-        )
-        self._key_dense = keras.layers.Dense(
-            name="key_projection", **dense_args
+            name=name,
         )
 
     def _build_memory_layers(self, key_shape):
@@ -125,7 +132,7 @@ class BahdanauAttention(BaseAttention):
         self.score_vector = self.add_weight(
             name="score_vector",
             shape=(self.units,),
-            initializer=self.kernel_initializer,
+            initializer=utils.clone_initializer(self.kernel_initializer, 2),
             regularizer=self.kernel_regularizer,
         )
         self.score_bias = None

@@ -3,10 +3,21 @@
 import keras
 from keras import ops
 
+from keras_attention.layers import _attention_utils as utils
 from keras_attention.layers.base_attention import BaseAttention
 
 SCORES = ("dot", "general", "concat", "location")
 ALIGNMENTS = ("global", "local-m", "local-p")
+# Fixed per kernel, whatever the configuration, so a seeded initializer gives
+# each kernel its own seed (see `_attention_utils.clone_initializer`).
+_KERNEL_INDEX = {
+    "query_projection": 0,
+    "key_projection": 1,
+    "score_vector": 2,
+    "location_projection": 3,
+    "position_hidden": 4,
+    "position_output": 5,
+}
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -50,7 +61,10 @@ class LuongAttention(BaseAttention):
         window: Positive integer `D`, the half width of the local window.
         dropout: Float in `[0, 1)`, fraction of the attention weights to drop
             during training.
-        kernel_initializer: Initializer of the kernels.
+        kernel_initializer: Initializer of the kernels, each created from
+            its own clone so that they start different; a seeded initializer
+            gets a seed derived per kernel (see `clone_initializer` in
+            `_attention_utils`), which keeps seeded models reproducible.
         kernel_regularizer: Optional regularizer of the kernels.
         **kwargs: Base layer arguments such as `name` and `dtype`.
 
@@ -153,10 +167,15 @@ class LuongAttention(BaseAttention):
             units,
             use_bias=False,
             activation=activation,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=self._kernel_initializer_for(name),
             kernel_regularizer=self.kernel_regularizer,
             dtype=self.dtype_policy,
             name=name,
+        )
+
+    def _kernel_initializer_for(self, name):
+        return utils.clone_initializer(
+            self.kernel_initializer, _KERNEL_INDEX[name]
         )
 
     def _build_memory_layers(self, key_shape):
@@ -181,7 +200,7 @@ class LuongAttention(BaseAttention):
             self.score_vector = self.add_weight(
                 name="score_vector",
                 shape=(self.units,),
-                initializer=self.kernel_initializer,
+                initializer=self._kernel_initializer_for("score_vector"),
                 regularizer=self.kernel_regularizer,
             )
         elif self.score == "location":

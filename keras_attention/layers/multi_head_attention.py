@@ -56,8 +56,13 @@ class MultiHeadAttention(keras.layers.Layer):
         use_bias: Whether the projections have biases.
         output_shape: Last dimension of the output; defaults to the last
             dimension of `query`.
-        kernel_initializer: Initializer of the projection kernels.
-        bias_initializer: Initializer of the projection biases.
+        kernel_initializer: Initializer of the projection kernels. Each
+            kernel is created from its own clone, so the kernels start
+            different; a seeded initializer gets a seed derived per kernel
+            (see `clone_initializer` in `_attention_utils`), which keeps
+            seeded models reproducible.
+        bias_initializer: Initializer of the projection biases, cloned per
+            bias in the same way.
         kernel_regularizer: Optional regularizer of the kernels.
         bias_regularizer: Optional regularizer of the biases.
         **kwargs: Base layer arguments such as `name` and `dtype`.
@@ -159,19 +164,19 @@ class MultiHeadAttention(keras.layers.Layer):
             dropout, dtype=self.dtype_policy, name="attention_dropout"
         )
         self._query_dense = self._projection(
-            "query", num_heads, key_dim, "abc,cde->abde"
+            "query", 0, num_heads, key_dim, "abc,cde->abde"
         )
         self._key_dense = self._projection(
-            "key", num_key_value_heads, key_dim, "abc,cde->abde"
+            "key", 1, num_key_value_heads, key_dim, "abc,cde->abde"
         )
         self._value_dense = self._projection(
-            "value", num_key_value_heads, self.value_dim, "abc,cde->abde"
+            "value", 2, num_key_value_heads, self.value_dim, "abc,cde->abde"
         )
         self._output_dense = None
         self._memory_built = False
         self._input_shapes = None
 
-    def _projection(self, name, heads, size, equation, output_dim=None):
+    def _projection(self, name, index, heads, size, equation, output_dim=None):
         if output_dim is None:
             output_shape = (None, heads, size)
             bias_axes = "de" if self.use_bias else None
@@ -182,8 +187,14 @@ class MultiHeadAttention(keras.layers.Layer):
             equation,
             output_shape=output_shape,
             bias_axes=bias_axes,
-            kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer,
+            # `index` tells the projections apart (0 query, 1 key, 2 value,
+            # 3 output) when the initializers are seeded.
+            kernel_initializer=utils.clone_initializer(
+                self.kernel_initializer, index
+            ),
+            bias_initializer=utils.clone_initializer(
+                self.bias_initializer, index
+            ),
             kernel_regularizer=self.kernel_regularizer,
             bias_regularizer=self.bias_regularizer,
             dtype=self.dtype_policy,
@@ -217,7 +228,7 @@ class MultiHeadAttention(keras.layers.Layer):
         self._query_dense.build(query_shape)
         output_dim = self._output_shape or query_shape[-1]
         self._output_dense = self._projection(
-            "attention_output", None, None, "abcd,cde->abe", output_dim
+            "attention_output", 3, None, None, "abcd,cde->abe", output_dim
         )
         self._output_dense.build((None, None, self.num_heads, self.value_dim))
         self.built = True

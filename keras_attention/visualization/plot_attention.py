@@ -9,9 +9,11 @@ user's global Matplotlib backend or registers figures with `pyplot` (no
 import math
 
 import keras
+import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 _MIN_FONT_SIZE = 4.0
 _MAX_FONT_SIZE = 10.0
@@ -26,6 +28,19 @@ _MAX_FIGURE_SIDE = 16.0
 # x tick labels and the title (height).
 _EXTRA_WIDTH = 2.5
 _EXTRA_HEIGHT = 2.0
+# Outline colours of reference-aligned cells, tried in this order; the one
+# farthest from every colour of the colormap is used.
+_OUTLINE_CANDIDATES = (
+    (1.0, 0.0, 1.0),  # magenta
+    (1.0, 0.0, 0.0),  # red
+    (0.0, 1.0, 1.0),  # cyan
+    (1.0, 1.0, 1.0),  # white
+    (0.0, 0.0, 0.0),  # black
+)
+# Outline width as a fraction of the cell size, and its bounds in points.
+_OUTLINE_FRACTION = 0.12
+_MIN_OUTLINE_WIDTH = 0.5
+_MAX_OUTLINE_WIDTH = 2.0
 
 
 def _to_numpy(weights):
@@ -34,9 +49,35 @@ def _to_numpy(weights):
     return np.asarray(weights)
 
 
-def _token_to_text(token):
+def _token_to_text(token, argument_name="tokens"):
+    """Text of one token or string: `str`, `bytes` or a scalar tensor.
+
+    Scalar NumPy arrays and tensors (e.g. an element of a TensorFlow string
+    tensor) are unwrapped, so the text never shows as a Python repr such as
+    `b'...'` or `tf.Tensor(...)`; numbers become their `str`. Sequences
+    (lists, arrays with axes) raise, instead of being shown as their repr.
+    """
+    if isinstance(token, str):
+        return token
     if isinstance(token, bytes):
         return token.decode("utf-8", errors="replace")
+    if hasattr(token, "numpy") and callable(token.numpy):
+        # TensorFlow and (CPU) PyTorch tensors.
+        token = token.numpy()
+    elif hasattr(token, "__array__") and not isinstance(token, np.generic):
+        token = np.asarray(token)
+    if isinstance(token, np.ndarray) and token.ndim == 0:
+        token = token.item()
+    if isinstance(token, np.generic):
+        token = token.item()
+    if isinstance(token, (str, bytes)):
+        return _token_to_text(token, argument_name)
+    if isinstance(token, (list, tuple, dict, set, np.ndarray)):
+        raise ValueError(
+            f"Each entry of `{argument_name}` must be a single string (or "
+            f"UTF-8 bytes, or a scalar). Received an entry of type "
+            f"{type(token).__name__}: {token!r}"
+        )
     return str(token)
 
 
@@ -46,7 +87,7 @@ def _tokens_to_text(tokens, argument_name):
             f"`{argument_name}` must be a sequence of tokens, not a single "
             f"string. Received: {argument_name}={tokens!r}"
         )
-    labels = [_token_to_text(token) for token in tokens]
+    labels = [_token_to_text(token, argument_name) for token in tokens]
     if not labels:
         raise ValueError(
             f"`{argument_name}` must contain at least one token. "
@@ -80,7 +121,7 @@ def _crop_attention(weights, num_source_tokens, num_target_tokens):
     return weights[..., :num_target_tokens, :num_source_tokens]
 
 
-def _prepare(weights, source_tokens, target_tokens):
+def _prepare(weights, source_tokens, target_tokens, alignment=None):
     source_labels = _tokens_to_text(source_tokens, "source_tokens")
     target_labels = _tokens_to_text(target_tokens, "target_tokens")
     weights = _to_numpy(weights)
@@ -91,7 +132,22 @@ def _prepare(weights, source_tokens, target_tokens):
             f"Received: weights.shape={tuple(weights.shape)}"
         )
     weights = _crop_attention(weights, len(source_labels), len(target_labels))
-    return weights.astype(np.float32), source_labels, target_labels
+    if alignment is not None:
+        alignment = _to_numpy(alignment)
+        if (
+            alignment.ndim != 2
+            or alignment.shape[0] < len(target_labels)
+            or alignment.shape[1] < len(source_labels)
+        ):
+            raise ValueError(
+                "`alignment` must be 2-D with shape [T_tgt, T_src], at least "
+                f"[{len(target_labels)}, {len(source_labels)}] (the token "
+                "counts; larger arrays are cropped like `weights`). "
+                f"Received: alignment.shape={tuple(alignment.shape)}"
+            )
+        alignment = alignment[: len(target_labels), : len(source_labels)]
+        alignment = np.asarray(alignment != 0)
+    return weights.astype(np.float32), source_labels, target_labels, alignment
 
 
 def _figure_size(num_source_tokens, num_target_tokens):
@@ -117,7 +173,39 @@ def _tick_layout(axis_inches, num_tokens):
     return min(max(font_size, _MIN_FONT_SIZE), _MAX_FONT_SIZE), label_every
 
 
-def _draw(ax, weights, source_labels, target_labels, title, cmap):
+def _outline_color(cmap):
+    """The candidate outline colour farthest from all colours of `cmap`."""
+    colormap = matplotlib.colormaps.get_cmap(cmap)
+    colors = colormap(np.linspace(0.0, 1.0, 256))[:, :3]
+    distances = [
+        np.min(np.linalg.norm(colors - np.asarray(candidate), axis=-1))
+        for candidate in _OUTLINE_CANDIDATES
+    ]
+    return _OUTLINE_CANDIDATES[int(np.argmax(distances))]
+
+
+def _draw_outlines(ax, alignment, cmap, cell_points):
+    color = _outline_color(cmap)
+    width = min(
+        max(_OUTLINE_FRACTION * cell_points, _MIN_OUTLINE_WIDTH),
+        _MAX_OUTLINE_WIDTH,
+    )
+    for row, column in zip(*np.nonzero(alignment), strict=True):
+        ax.add_patch(
+            Rectangle(
+                (column - 0.5, row - 0.5),
+                1.0,
+                1.0,
+                fill=False,
+                edgecolor=color,
+                linewidth=width,
+            )
+        )
+
+
+def _draw(
+    ax, weights, source_labels, target_labels, title, cmap, alignment=None
+):
     image = ax.imshow(
         weights,
         aspect="auto",
@@ -136,6 +224,12 @@ def _draw(ax, weights, source_labels, target_labels, title, cmap):
     y_font, y_every = _tick_layout(
         position.height * figure_height, len(target_labels)
     )
+    if alignment is not None:
+        cell_points = 72.0 * min(
+            position.width * figure_width / len(source_labels),
+            position.height * figure_height / len(target_labels),
+        )
+        _draw_outlines(ax, alignment, cmap, cell_points)
     x_positions = np.arange(len(source_labels))[::x_every]
     y_positions = np.arange(len(target_labels))[::y_every]
     ax.set_xticks(x_positions)
@@ -161,7 +255,13 @@ def _draw(ax, weights, source_labels, target_labels, title, cmap):
 
 
 def plot_attention(
-    weights, source_tokens, target_tokens, title=None, ax=None, cmap="viridis"
+    weights,
+    source_tokens,
+    target_tokens,
+    title=None,
+    ax=None,
+    cmap="viridis",
+    alignment=None,
 ):
     """Draws one attention matrix as a heatmap with token labels.
 
@@ -173,6 +273,12 @@ def plot_attention(
     `weights` may be larger than the token lists: padded decoder steps or
     padded source positions are cropped away, i.e. the plotted matrix is
     `weights[:len(target_tokens), :len(source_tokens)]`.
+
+    With `alignment`, every reference-aligned cell (a nonzero entry) is
+    outlined by a rectangle along its edges, one
+    `matplotlib.patches.Rectangle` per cell in `ax.patches`. The outline
+    colour is the one of magenta, red, cyan, white and black farthest from
+    every colour of `cmap` (magenta for viridis), so it shows on any cell.
 
     When `ax` is `None` a new `matplotlib.figure.Figure` with an Agg canvas
     is created (no `pyplot`, so the user's backend is untouched); reach it
@@ -190,6 +296,9 @@ def plot_attention(
         ax: Optional `matplotlib.axes.Axes` to draw into. A colorbar is
             added to its figure.
         cmap: Matplotlib colormap name or object.
+        alignment: Optional reference alignment, bool or numeric, of shape
+            `[T_tgt, T_src]` like `weights` (and cropped like it); the
+            nonzero cells are outlined.
 
     Returns:
         The `matplotlib.axes.Axes` holding the heatmap.
@@ -198,12 +307,17 @@ def plot_attention(
 
     ```python
     weights = np.full((2, 3), 1 / 3)
-    ax = plot_attention(weights, ["ich", "bin", "<eos>"], ["i", "am"])
+    ax = plot_attention(
+        weights,
+        ["ich", "bin", "<eos>"],
+        ["i", "am"],
+        alignment=[[1, 0, 0], [0, 1, 0]],  # "i"-"ich", "am"-"bin"
+    )
     ax.figure.savefig("attention.png")
     ```
     """
-    weights, source_labels, target_labels = _prepare(
-        weights, source_tokens, target_tokens
+    weights, source_labels, target_labels, alignment = _prepare(
+        weights, source_tokens, target_tokens, alignment
     )
     if ax is None:
         figure = Figure(
@@ -212,19 +326,27 @@ def plot_attention(
         )
         FigureCanvasAgg(figure)
         ax = figure.add_subplot()
-    return _draw(ax, weights, source_labels, target_labels, title, cmap)
+    return _draw(
+        ax, weights, source_labels, target_labels, title, cmap, alignment
+    )
 
 
 def attention_to_image(
-    weights, source_tokens, target_tokens, title=None, dpi=100, cmap="viridis"
+    weights,
+    source_tokens,
+    target_tokens,
+    title=None,
+    dpi=100,
+    cmap="viridis",
+    alignment=None,
 ):
     """Renders an attention heatmap to an RGB image array.
 
     Same drawing and validation as `plot_attention` (including cropping of
-    weights longer than the token lists). The figure size grows with the
-    number of tokens, between 4x3 and 16x16 inches, so the image is
-    between 400x300 and 1600x1600 pixels at the default `dpi`. The figure
-    is discarded after rendering.
+    weights longer than the token lists, and the outlines of `alignment`).
+    The figure size grows with the number of tokens, between 4x3 and 16x16
+    inches, so the image is between 400x300 and 1600x1600 pixels at the
+    default `dpi`. The figure is discarded after rendering.
 
     Args:
         weights: Array-like of shape `[T_tgt, T_src]`, see `plot_attention`.
@@ -233,6 +355,8 @@ def attention_to_image(
         title: Optional title drawn above the heatmap.
         dpi: Pixels per inch of the rendered image; must be > 0.
         cmap: Matplotlib colormap name or object.
+        alignment: Optional `[T_tgt, T_src]` reference alignment whose
+            nonzero cells are outlined, see `plot_attention`.
 
     Returns:
         A `uint8` NumPy array of shape `[height, width, 3]` (RGB), ready
@@ -247,8 +371,8 @@ def attention_to_image(
     """
     if not dpi > 0:
         raise ValueError(f"`dpi` must be > 0. Received: dpi={dpi}")
-    weights, source_labels, target_labels = _prepare(
-        weights, source_tokens, target_tokens
+    weights, source_labels, target_labels, alignment = _prepare(
+        weights, source_tokens, target_tokens, alignment
     )
     figure = Figure(
         figsize=_figure_size(len(source_labels), len(target_labels)),
@@ -258,7 +382,7 @@ def attention_to_image(
     canvas = FigureCanvasAgg(figure)
     try:
         ax = figure.add_subplot()
-        _draw(ax, weights, source_labels, target_labels, title, cmap)
+        _draw(ax, weights, source_labels, target_labels, title, cmap, alignment)
         canvas.draw()
         image = np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])
     finally:

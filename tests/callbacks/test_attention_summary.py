@@ -165,7 +165,9 @@ def test_bleu_matches_sacrebleu(tmp_path):
     scalars = callback.write_summaries(step=7)
     callback.close()
 
-    expected = sacrebleu.corpus_bleu(hypotheses, [references]).score
+    expected = sacrebleu.corpus_bleu(
+        hypotheses, [references], lowercase=True
+    ).score
     assert 0 < expected < 100
     events = _read_run(tmp_path / "attention")
     assert _scalar(events, "attention/bleu") == pytest.approx(expected)
@@ -316,6 +318,185 @@ def test_text_table_escapes_markdown(tmp_path):
     assert "| 0 | \\<unk\\> a\\_b | a\\|b \\*c\\* |" in text
 
 
+def test_text_metrics_are_text_scores_and_table_shows_plain_text(tmp_path):
+    import tensorflow as tf
+
+    from keras_attention.metrics import text_scores
+
+    hypotheses = ["Ça suffit\u202f!", "Wait!", "I am tired"]
+    references = ["ça suffit !", "wait!", "I'm tired."]
+
+    def decode_fn(samples):
+        # A padded batch as a decoder returns it, text as a string tensor.
+        return {
+            "source_tokens": [["a"], ["b"], ["c"]],
+            "output_tokens": [["x"], ["y"], ["z"]],
+            "attention": np.ones((3, 1, 1)),
+            "hypothesis": tf.constant(hypotheses),
+        }
+
+    callback = AttentionSummary(
+        decode_fn,
+        None,
+        tmp_path,
+        references=np.array([r.encode() for r in references]),
+        metric=["exact_match", "bleu"],
+        max_images=0,
+    )
+    scalars = callback.write_summaries(step=1)
+    callback.close()
+
+    expected = text_scores(hypotheses, references)
+    assert expected["exact_match"] == pytest.approx(2 / 3)
+    assert scalars["attention/exact_match"] == expected["exact_match"]
+    assert scalars["attention/bleu"] == pytest.approx(expected["bleu"])
+    text = _text(_read_run(tmp_path / "attention"))
+    assert "| 0 | a | ça suffit ! | Ça suffit\u202f! |" in text
+    assert "| 2 | c | I'm tired. | I am tired |" in text
+    assert "\\u202f" not in text and "b'" not in text
+    assert "tf.Tensor" not in text
+
+
+# Cross-attention of two samples with reference alignments. Sample 0:
+# steps aligned with {a} and {b, c} get 0.7 and 0.3 + 0.6.
+CROSS_0 = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], "float32")
+ALIGNMENT_0 = np.array([[1, 0, 0], [0, 1, 1]])
+# Sample 1: one step over two source tokens, stored padded; the step is
+# aligned with {q} (given to the constructor): 0.5.
+CROSS_1 = np.full((3, 4), 9.0, "float32")
+CROSS_1[0, :2] = 0.5
+
+
+def _aligned_decode_fn(samples):
+    return [
+        {
+            "source_tokens": ["a", "b", "c"],
+            "output_tokens": ["x", "y"],
+            "attention": CROSS_0,
+            "alignment": ALIGNMENT_0.astype(bool),
+        },
+        {
+            "source_tokens": ["p", "q"],
+            "output_tokens": ["z"],
+            "attention": CROSS_1,
+        },
+    ]
+
+
+def test_alignments_give_correctness_scalars_and_outlined_heatmaps(tmp_path):
+    callback = AttentionSummary(
+        _aligned_decode_fn,
+        None,
+        tmp_path,
+        # Sample 0's own alignment wins over this one; sample 1's second
+        # row is beyond its one decoded step and ignored.
+        alignments=[np.array([[0, 0, 1]]), np.array([[0, 1], [1, 0]])],
+    )
+    scalars = callback.write_summaries(step=4)
+    callback.close()
+
+    events = _read_run(tmp_path / "attention")
+    expected = (0.7 + 0.9 + 0.5) / 3
+    assert _scalar(events, "attention/attention_correctness") == (
+        pytest.approx(expected)
+    )
+    assert scalars["attention/attention_correctness"] == (
+        pytest.approx(expected)
+    )
+    assert events["attention/attention_correctness"][1][0][0] == 4
+    # Single-head weights: no best-head scalar.
+    assert "attention/attention_correctness_best_head" not in events
+
+    stored = _decode_png(events["attention/sample_0"][1][0][1])
+    np.testing.assert_array_equal(
+        stored,
+        attention_to_image(
+            CROSS_0,
+            ["a", "b", "c"],
+            ["x", "y"],
+            title="sample 0",
+            alignment=ALIGNMENT_0,
+        ),
+    )
+    assert not np.array_equal(
+        stored,
+        attention_to_image(CROSS_0, ["a", "b", "c"], ["x", "y"], "sample 0"),
+    )
+    np.testing.assert_array_equal(
+        _decode_png(events["attention/sample_1"][1][0][1]),
+        attention_to_image(
+            CROSS_1, ["p", "q"], ["z"], title="sample 1", alignment=[[0, 1]]
+        ),
+    )
+
+
+def test_per_head_correctness_mean_and_best_head_per_layer(tmp_path):
+    # Head 0 puts 0.8 and 0.6 on the references (0.7), head 1 0.1 and 0.4
+    # (0.25): mean 0.475, best 0.7.
+    cross = np.array(
+        [
+            [[0.8, 0.1, 0.1], [0.2, 0.2, 0.6]],
+            [[0.1, 0.8, 0.1], [0.3, 0.3, 0.4]],
+        ]
+    )
+
+    def decode_fn(samples):
+        # A batch of one, as a dict of per-sample sequences.
+        return {
+            "source_tokens": [["a", "b", "c"]],
+            "output_tokens": [["x", "y"]],
+            "attention": {"cross": cross[None], "self": np.eye(2)[None]},
+            "key_tokens": {"self": [["x", "y"]]},
+            "alignment": np.array([[[1, 0, 0], [0, 0, 1]]]),
+        }
+
+    callback = AttentionSummary(
+        decode_fn, None, tmp_path, name="attn", max_images=0
+    )
+    callback.write_summaries(step=1)
+    callback.close()
+
+    events = _read_run(tmp_path / "attn")
+    assert _scalar(events, "attn/attention_correctness/cross") == (
+        pytest.approx(0.475)
+    )
+    assert _scalar(events, "attn/attention_correctness_best_head/cross") == (
+        pytest.approx(0.7)
+    )
+    # Self-attention attends to output tokens: the alignment does not apply.
+    assert not [
+        tag for tag in events if tag.endswith("/self") and "corr" in tag
+    ]
+
+
+def test_correctness_is_nan_without_reference_steps_and_absent_without(
+    tmp_path,
+):
+    callback = AttentionSummary(
+        _aligned_decode_fn,
+        None,
+        tmp_path,
+        alignments=[None, np.zeros((1, 2))],
+    )
+    decoded = callback.decode()
+    assert decoded[1]["alignment"].shape == (1, 2)
+    # Sample 0 brings its own alignment.
+    assert callback.compute_scalars(decoded)[
+        "attention/attention_correctness"
+    ] == pytest.approx(0.8)
+
+    decoded[0]["alignment"][:] = False
+    scalars = callback.compute_scalars(decoded)
+    assert math.isnan(scalars["attention/attention_correctness"])
+
+    plain = AttentionSummary(_fixed_decode_fn, "samples", tmp_path)
+    assert not [
+        tag
+        for tag in plain.compute_scalars(plain.decode())
+        if "correctness" in tag
+    ]
+
+
 def test_works_in_model_fit(tmp_path):
     model = keras.Sequential(
         [keras.Input(shape=(3,)), keras.layers.Dense(2 * 4)]
@@ -367,6 +548,8 @@ def test_works_in_model_fit(tmp_path):
         ({"name": ""}, "`name` must be a non-empty string"),
         ({"references": "w x"}, "`references` must be a sequence"),
         ({"decode_fn": "not callable"}, "`decode_fn` must be callable"),
+        ({"alignments": "x"}, "`alignments` must be a sequence"),
+        ({"alignments": [np.ones(3)]}, r"alignments\[0\]\.shape=\(3,\)"),
     ],
 )
 def test_constructor_validation(tmp_path, kwargs, message):
@@ -407,6 +590,18 @@ def _sample(**overrides):
             "same attention layers",
         ),
         ([_sample(), _sample(), _sample()], "one string per decoded sample"),
+        (
+            [_sample(alignment=np.ones((1, 1, 2)))],
+            r"`alignment`.*sample 0 must have shape \[T_out, T_src\]",
+        ),
+        (
+            [_sample(alignment=np.array([[0, 0, 1]]))],
+            "beyond the 2 source tokens",
+        ),
+        (
+            [_sample(hypothesis=["x", "y"]), _sample()],
+            "`hypothesis` must be a single string",
+        ),
         ([], "non-empty list"),
         ({"source_tokens": [["a"]], "output_tokens": []}, "lengths"),
     ],

@@ -1,8 +1,10 @@
 import keras
+import matplotlib
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from keras_attention.visualization import attention_to_image
 from keras_attention.visualization import plot_attention
@@ -147,3 +149,86 @@ def test_math_like_tokens_render_verbatim():
 def test_invalid_dpi_raises():
     with pytest.raises(ValueError, match="`dpi` must be > 0"):
         attention_to_image(np.eye(3, 4), SOURCE, TARGET, dpi=0)
+
+
+ALIGNMENT = np.array(
+    [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 1]], dtype=bool
+)  # "i"-"ich", "am"-"bin", "tired"-"müde <eos>"
+
+
+def _outline_pixels(image):
+    # Magenta (the outline colour on viridis, which holds no such colour).
+    red, green, blue = (image[..., i].astype(int) for i in range(3))
+    return (red > 200) & (green < 80) & (blue > 200)
+
+
+def test_alignment_outlines_each_reference_cell():
+    weights = np.random.default_rng(0).random((3, 4)).astype("float32")
+
+    ax = plot_attention(weights, SOURCE, TARGET, alignment=ALIGNMENT)
+
+    rectangles = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(rectangles) == len(ax.patches) == ALIGNMENT.sum()
+    corners = sorted(r.get_xy() for r in rectangles)
+    rows, columns = ALIGNMENT.nonzero()
+    assert corners == sorted(
+        (column - 0.5, row - 0.5)
+        for row, column in zip(rows, columns, strict=True)
+    )
+    for rectangle in rectangles:
+        assert (rectangle.get_width(), rectangle.get_height()) == (1, 1)
+        assert not rectangle.get_fill()
+        np.testing.assert_allclose(rectangle.get_edgecolor(), (1, 0, 1, 1))
+    # The heatmap itself is unchanged.
+    np.testing.assert_array_equal(ax.images[0].get_array(), weights)
+    assert not plot_attention(weights, SOURCE, TARGET).patches
+
+
+def test_outline_colour_stands_out_from_the_colormap():
+    ax = plot_attention(
+        np.eye(3, 4), SOURCE, TARGET, cmap="Reds", alignment=np.eye(3, 4)
+    )
+
+    edge = np.asarray(ax.patches[0].get_edgecolor()[:3])
+    colormap = matplotlib.colormaps["Reds"](np.linspace(0, 1, 256))[:, :3]
+    assert np.min(np.linalg.norm(colormap - edge, axis=-1)) > 0.5
+
+
+def test_alignment_is_cropped_like_weights_and_validated():
+    padded = np.zeros((5, 6))
+    padded[:3, :4] = ALIGNMENT
+    padded[4, 5] = 1  # beyond the tokens: cropped away
+
+    ax = plot_attention(np.ones((5, 6)), SOURCE, TARGET, alignment=padded)
+
+    assert len(ax.patches) == ALIGNMENT.sum()
+    with pytest.raises(ValueError, match=r"`alignment`.*alignment.shape="):
+        plot_attention(np.ones((3, 4)), SOURCE, TARGET, alignment=np.ones(4))
+    with pytest.raises(ValueError, match=r"at least \[3, 4\]"):
+        plot_attention(
+            np.ones((3, 4)), SOURCE, TARGET, alignment=np.ones((3, 3))
+        )
+
+
+def test_attention_to_image_draws_the_outlines():
+    weights = np.full((3, 4), 0.25)
+
+    plain = attention_to_image(weights, SOURCE, TARGET)
+    outlined = attention_to_image(weights, SOURCE, TARGET, alignment=ALIGNMENT)
+
+    assert plain.shape == outlined.shape
+    assert not _outline_pixels(plain).any()
+    # Each outlined cell's edge is at least a few dozen pixels long.
+    assert _outline_pixels(outlined).sum() > 50 * ALIGNMENT.sum()
+
+
+def test_scalar_tensor_and_array_tokens_show_as_text():
+    import tensorflow as tf
+
+    source = [tf.constant("ich"), np.array(b"bin"), np.str_("m\u00fcde"), 7]
+
+    ax = plot_attention(np.eye(3, 4), source, TARGET)
+
+    assert _tick_texts(ax.get_xticklabels()) == ["ich", "bin", "müde", "7"]
+    with pytest.raises(ValueError, match="single string.*list"):
+        plot_attention(np.eye(3, 4), [["ich"], "b", "c", "d"], TARGET)

@@ -1,0 +1,6 @@
+"""Metrics of attention weights and decoded text."""
+
+from keras_attention.metrics.attention_correctness import attention_correctness
+from keras_attention.metrics.text_scores import text_scores
+
+__all__ = ["attention_correctness", "text_scores"]
