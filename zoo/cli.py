@@ -4,6 +4,10 @@ import argparse
 import json
 import sys
 
+# How the printed exact match and BLEU compare texts
+# (`keras_attention.metrics.text_scores`).
+SCORING = "lowercased, sacreBLEU 13a tokenization"
+
 EPILOG = """examples:
   keras-attention-zoo train translation
   keras-attention-zoo train translation --arch luong --data spa-eng.zip \\
@@ -23,7 +27,14 @@ def _parser():
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train a zoo model")
+    train = commands.add_parser(
+        "train",
+        help="train a zoo model",
+        description="Trains a zoo model, saves it and evaluates it on the "
+        "test split like `evaluate`: exact match and BLEU on lowercased "
+        "text tokenized with sacreBLEU's 13a tokenizer, for greedy and "
+        "beam-4 decoding, and attention correctness on the embedded dates.",
+    )
     train.add_argument("task", choices=["translation"])
     train.add_argument(
         "--arch", default="luong", choices=["bahdanau", "luong", "transformer"]
@@ -95,16 +106,35 @@ def _parser():
     )
     train.add_argument("--seed", type=int, default=0)
 
-    evaluate = commands.add_parser("evaluate", help="BLEU and exact match")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="exact match and BLEU on the test split (lowercased, "
+        "sacreBLEU 13a tokenization); attention correctness on the dates",
+        description="Prints the exact match and corpus BLEU of the test "
+        "split, both on lowercased text tokenized with sacreBLEU's 13a "
+        "tokenizer ('Wait!' matches 'wait !'), BLEU by source length and, "
+        "for the embedded dates, attention correctness: the attention "
+        "mass each output token of the year, month and day puts on the "
+        "source tokens of its field.",
+    )
     evaluate.add_argument("model")
-    evaluate.add_argument("--data", default=None)
+    evaluate.add_argument(
+        "--data", default=None, help="as for train; default: the dates"
+    )
     evaluate.add_argument("--test", default=None)
     evaluate.add_argument("--source-column", type=int, default=0)
     evaluate.add_argument("--target-column", type=int, default=1)
     evaluate.add_argument("--source-lang", default=None)
     evaluate.add_argument("--target-lang", default=None)
     evaluate.add_argument("--beam-width", type=_positive_int, default=4)
-    evaluate.add_argument("--max-examples", type=_positive_int, default=None)
+    evaluate.add_argument(
+        "--max-examples",
+        type=_positive_int,
+        default=None,
+        help="as given to train: for the embedded dates the test dates "
+        "follow the training dates, so another value evaluates on other "
+        "dates, possibly ones the model was trained on",
+    )
     evaluate.add_argument("--seed", type=int, default=0)
 
     translate = commands.add_parser("translate", help="translate text")
@@ -185,6 +215,7 @@ def _train(args):
         seed=args.seed,
     )
     print()
+    print(f"test scores ({SCORING}):")
     for name in ("greedy", "beam4"):
         scores = results[name]
         print(
@@ -192,16 +223,57 @@ def _train(args):
             f"BLEU {scores['bleu']:.1f}, "
             f"{scores['sentences_per_second']:.0f} sentences/s"
         )
+        _print_attention_correctness(scores)
     _print_bleu_by_length(results["greedy"]["bleu_by_source_length"])
     print(
         f"training: {results['train_pairs_per_second']:.0f} pairs/s, "
         f"{results['epochs']} epochs in {results['fit_seconds']:.0f} s"
     )
-    print("sample translations:")
-    for sample in results["samples"]:
-        print(f"  {sample['source']!r} -> {sample['hypothesis']!r}")
+    _print_samples(results["samples"])
     print(f"model saved to {results['model_path']}")
     print(f"look at the attention with: tensorboard --logdir {args.logdir}")
+
+
+def _print_samples(samples):
+    from zoo.translation.training import score_translations
+
+    print("sample translations (source -> translation):")
+    for sample in samples:
+        line = f"  {sample['source']} -> {sample['hypothesis']}"
+        scores = score_translations(
+            [sample["hypothesis"]], [sample["reference"]]
+        )
+        if not scores["exact_match"]:
+            line += f"  (reference: {sample['reference']})"
+        print(line)
+
+
+def _format_correctness(values):
+    if values["all"] is None:
+        return "n/a (no translation has a field where ISO puts it)"
+
+    def number(value):
+        return "n/a" if value is None else f"{value:.2f}"
+
+    fields = ", ".join(
+        f"{field} {number(value)}"
+        for field, value in values.items()
+        if field != "all"
+    )
+    return f"{number(values['all'])} ({fields})"
+
+
+def _print_attention_correctness(scores):
+    """Prints the dates' attention correctness, per head when there are."""
+    if "attention_correctness" not in scores:
+        return
+    mean = _format_correctness(scores["attention_correctness"])
+    if "attention_correctness_best_head" not in scores:
+        print(f"  attention correctness {mean}")
+        return
+    best = _format_correctness(scores["attention_correctness_best_head"])
+    print(f"  attention correctness, mean over heads: {mean}")
+    print(f"  attention correctness, best head:       {best}")
 
 
 def _print_bleu_by_length(buckets):
@@ -217,10 +289,12 @@ def _print_bleu_by_length(buckets):
 def _evaluate(args):
     from zoo.data import load_translation_data
     from zoo.translation.training import bleu_by_source_length
+    from zoo.translation.training import date_attention_correctness
     from zoo.translation.training import score_translations
     from zoo.translation.training import translate_pairs
 
     model = _load(args.model)
+    dates = args.data is None
     splits = load_translation_data(
         args.data,
         test=args.test,
@@ -230,17 +304,31 @@ def _evaluate(args):
         target_column=args.target_column,
         max_examples=args.max_examples,
         seed=args.seed,
+        return_alignment=dates,
     )
-    pairs = splits["test"]
+    pairs = [(example[0], example[1]) for example in splits["test"]]
     sources = [source for source, _ in pairs]
     references = [target for _, target in pairs]
+    print(f"test scores ({SCORING}):")
     for beam_width in sorted({1, args.beam_width}):
-        hypotheses, _, _ = translate_pairs(model, pairs, beam_width=beam_width)
+        hypotheses, attention, token_ids = translate_pairs(
+            model, pairs, beam_width=beam_width
+        )
         scores = score_translations(hypotheses, references)
         print(
             f"beam {beam_width}: exact match {scores['exact_match']:.1%}, "
             f"BLEU {scores['bleu']:.1f} ({len(pairs)} sentences)"
         )
+        if dates:
+            _print_attention_correctness(
+                date_attention_correctness(
+                    model,
+                    sources,
+                    [alignment for _, _, alignment in splits["test"]],
+                    attention,
+                    token_ids,
+                )
+            )
         _print_bleu_by_length(
             bleu_by_source_length(sources, hypotheses, references)
         )
@@ -274,6 +362,11 @@ def _export(args):
 def main(argv=None):
     """Entry point of the `keras-attention-zoo` console script."""
     args = _parser().parse_args(argv)
+    # Translations are printed as text; a console that cannot encode a
+    # character ("\u202f" on a cp1252 terminal) shows an escape instead
+    # of ending the run with a UnicodeEncodeError.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="backslashreplace")
     command = {
         "train": _train,
         "evaluate": _evaluate,

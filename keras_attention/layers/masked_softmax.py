@@ -33,11 +33,22 @@ def masked_softmax(scores, mask=None, axis=-1):
     [[0.2689, 0.7311, 0.0], [0.0, 0.0, 0.0]]
     """
     scores = ops.cast(scores, "float32")
+    # One key (a one-token source) is a valid input and gets weight 1;
+    # `ops.softmax` would warn that a softmax over a size-1 axis is "likely
+    # not what you intended".
+    single_key = scores.shape[axis] == 1
     if mask is None:
-        return ops.softmax(scores, axis=axis)
+        return (
+            ops.ones_like(scores) if single_key else ops.softmax(scores, axis)
+        )
     mask = ops.cast(mask, "bool")
-    # A fully masked row becomes uniform here and is zeroed just below; using a
-    # finite constant instead of -inf keeps both the value and the gradient
-    # finite.
-    weights = ops.softmax(ops.where(mask, scores, _LARGE_NEGATIVE), axis=axis)
+    if single_key:
+        weights = ops.ones_like(scores)
+    else:
+        # A fully masked row becomes uniform here and is zeroed just below;
+        # a finite constant instead of -inf keeps both the value and the
+        # gradient finite.
+        weights = ops.softmax(
+            ops.where(mask, scores, _LARGE_NEGATIVE), axis=axis
+        )
     return ops.where(mask, weights, ops.zeros_like(weights))

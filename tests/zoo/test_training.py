@@ -61,6 +61,43 @@ def test_bleu_by_source_length_matches_sacrebleu_on_each_bucket():
         assert bucket["bleu"] == pytest.approx(expected)
 
 
+def test_score_translations_is_text_scores():
+    # One scorer: lowercased, sacreBLEU 13a tokens ("Wait!" == "wait !").
+    hypotheses = ["Wait!", "Ça suffit\u202f!", "I am tired."]
+    references = ["wait !", "ça suffit\u202f!", "I'm tired."]
+    scores = training.score_translations(hypotheses, references)
+    assert scores["exact_match"] == pytest.approx(2 / 3)
+    assert scores["bleu"] == pytest.approx(
+        sacrebleu.corpus_bleu(
+            hypotheses, [references], lowercase=True, tokenize="13a"
+        ).score
+    )
+    assert training.score_translations(
+        ["WAIT FOR ME, PLEASE!"], ["wait for me , please !"]
+    ) == {"exact_match": 1.0, "bleu": pytest.approx(100.0)}
+
+
+def test_length_spread_is_short_to_long_and_seeded():
+    valid = [s for s, _ in load_translation_data(max_examples=64)["valid"]]
+    picked = training.length_spread(valid, 3, seed=0)
+    lengths = [len(valid[index]) for index in picked]
+    assert lengths == sorted(lengths) and len(set(lengths)) == 3
+    # Not the extremes: about the 1/6, 1/2 and 5/6 quantiles.
+    ordered = sorted(len(text) for text in valid)
+    assert ordered[0] < lengths[0] and lengths[-1] < ordered[-1]
+    assert training.length_spread(valid, 3, seed=0) == picked
+    # Ties (many dates share a length) are broken by the seed.
+    others = [training.length_spread(valid, 3, seed=seed) for seed in (1, 2)]
+    assert any(other != picked for other in others)
+    for other in others:
+        assert [len(valid[index]) for index in other] == lengths
+    texts = ["ccc", "a", "bb"]
+    assert training.length_spread(texts, 5) == [1, 2, 0]
+    assert training.length_spread(texts, 0) == []
+    with pytest.raises(ValueError, match="Received: num_samples=-1"):
+        training.length_spread(texts, -1)
+
+
 @pytest.mark.parametrize(
     "num_pairs, warmup_steps",
     # Two epochs of 64-pair batches, clipped to [400, 4000]: Tatoeba's
@@ -186,7 +223,17 @@ def test_time_budget_refuses_to_anneal_a_schedule():
         TimeBudget(1.0, anneal_fraction=1.5)
 
 
-def test_time_budget_stops_after_the_first_batch(tmp_path):
+class RecordedSummary(training.AttentionSummary):
+    instances = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instances.append(self)
+
+
+def test_time_budget_stops_after_the_first_batch(tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "AttentionSummary", RecordedSummary)
+    RecordedSummary.instances.clear()
     results = train_translation(
         logdir=tmp_path / "run",
         epochs=5,
@@ -212,6 +259,36 @@ def test_time_budget_stops_after_the_first_batch(tmp_path):
         saved["greedy"]["bleu_by_source_length"]
         == (results["greedy"]["bleu_by_source_length"])
     )
+    # Attention correctness of the dates, overall and per field: None when
+    # no translation is ISO-shaped yet (after one batch), else a share.
+    for name in ("greedy", "beam4"):
+        scores = results[name]["attention_correctness"]
+        assert list(scores) == ["all", "year", "month", "day"]
+        assert all(v is None or 0.0 <= v <= 1.0 for v in scores.values())
+        assert saved[name]["attention_correctness"] == scores
+        # A single attention map (Luong): no per-head scores.
+        assert "attention_correctness_best_head" not in results[name]
+    splits = load_translation_data(max_examples=TINY_RUN["max_examples"])
+    sources = [source for source, _ in splits["test"]]
+    samples = results["samples"]
+    assert [sample["source"] for sample in samples] == [
+        sources[index] for index in training.length_spread(sources, 5, 0)
+    ]
+    assert len({len(sample["source"]) for sample in samples}) == 5
+    # The TensorBoard samples: a spread of validation sources, with the
+    # reference alignment of the dates over output x source tokens.
+    (summary,) = RecordedSummary.instances
+    valid = [source for source, _ in splits["valid"]]
+    assert summary.samples == [
+        valid[index] for index in training.length_spread(valid, 3, 0)
+    ]
+    assert len({len(source) for source in summary.samples}) == 3
+    for sample in summary.decode_fn(summary.samples):
+        assert sample["alignment"].shape == sample["attention"].shape
+        assert sample["alignment"].shape == (
+            len(sample["output_tokens"]),
+            len(sample["source_tokens"]),
+        )
 
 
 def test_vocabularies_are_reused_for_the_same_texts(tmp_path):

@@ -57,6 +57,27 @@ def test_tab_separated_zip_skips_about_file(tmp_path):
     assert translation.load_tab_separated(path) == ANKI_PAIRS
 
 
+def test_zip_made_on_macos_skips_metadata(tmp_path):
+    # As Archive Utility zips a folder: AppleDouble "._" files next to the
+    # data and in __MACOSX/, plus a .DS_Store.
+    path = tmp_path / "fra-eng.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("fra-eng/", "")
+        archive.writestr("fra-eng/_about.txt", "About\tthis\tfile\n")
+        archive.writestr("fra-eng/fra.txt", "\n".join(ANKI_LINES))
+        archive.writestr("fra-eng/._fra.txt", b"\x00\x05\x16\x07 mac")
+        archive.writestr("fra-eng/.DS_Store", b"\x00\x00\x00\x01Bud1")
+        archive.writestr("__MACOSX/", "")
+        archive.writestr("__MACOSX/fra-eng/._fra.txt", b"\x00\x05\x16\x07")
+        archive.writestr("__MACOSX/fra-eng/fra.txt", "not\tthe data\n")
+        archive.writestr(".hidden/notes.txt", "a\tb\n")
+    assert translation.load_tab_separated(path) == ANKI_PAIRS
+    splits = translation.load_translation_data(path, seed=0)
+    assert sorted(pair for split in splits.values() for pair in split) == (
+        sorted(ANKI_PAIRS)
+    )
+
+
 def test_zip_with_two_data_files_is_rejected(tmp_path):
     path = tmp_path / "two.zip"
     with zipfile.ZipFile(path, "w") as archive:
@@ -288,6 +309,7 @@ def test_explicit_valid_and_carved_test(tmp_path):
         ({"data": None, "valid": "x.tsv"}, "need `data`"),
         ({"max_examples": 0}, "max_examples"),
         ({"data": ("a", "b", "c")}, "pair of line-aligned"),
+        ({"data": "x.tsv", "return_alignment": True}, "only available for"),
     ],
 )
 def test_load_translation_data_bad_arguments(kwargs, message):

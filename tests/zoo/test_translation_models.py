@@ -134,6 +134,8 @@ def test_training_writes_model_evaluation_and_summaries(trained_dates_model):
     assert "attention/text" in tags
     assert "attention/entropy" in tags
     assert "attention/exact_match" in tags
+    # The dates' samples carry their reference alignment.
+    assert "attention/attention_correctness" in tags
 
 
 def test_loaded_model_translates_raw_strings(trained_dates_model):
@@ -181,12 +183,56 @@ def test_cli_main_job_with_a_tiny_budget(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "test greedy: exact match" in result.stdout
+    assert "  attention correctness " in result.stdout
     assert f"tensorboard --logdir {tmp_path / 'run'}" in result.stdout
     translated = run_cli(
         "translate", str(tmp_path / "run" / "model.keras"), "9 may 2018"
     )
     assert translated.returncode == 0, translated.stderr[-3000:]
     assert len(translated.stdout.strip().splitlines()) == 1
+
+
+def test_cli_prints_samples_and_scores_as_text(capsys):
+    from zoo import cli
+
+    cli._print_samples(
+        [
+            {
+                "source": "Ça suffit\u202f!",
+                "hypothesis": "That's enough!",
+                "reference": "that's enough !",
+            },
+            {"source": "¿Y tú?", "hypothesis": "And me?", "reference": "You?"},
+        ]
+    )
+    cli._print_attention_correctness(
+        {
+            "attention_correctness": {
+                "all": 0.934,
+                "year": 0.95,
+                "month": 0.9,
+                "day": None,
+            }
+        }
+    )
+    cli._print_attention_correctness(
+        {
+            "attention_correctness": dict.fromkeys(["all", "year"], 0.5),
+            "attention_correctness_best_head": dict.fromkeys(
+                ["all", "year"], None
+            ),
+        }
+    )
+    assert capsys.readouterr().out.splitlines() == [
+        "sample translations (source -> translation):",
+        # Equal under the scorer's normalisation: no reference shown.
+        "  Ça suffit\u202f! -> That's enough!",
+        "  ¿Y tú? -> And me?  (reference: You?)",
+        "  attention correctness 0.93 (year 0.95, month 0.90, day n/a)",
+        "  attention correctness, mean over heads: 0.50 (year 0.50)",
+        "  attention correctness, best head:       n/a (no translation has "
+        "a field where ISO puts it)",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -202,3 +248,68 @@ def test_cli_bad_arguments_give_one_line(arguments, message):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert message in result.stderr
+
+
+RECURRENT = ("bahdanau", "luong")
+
+
+@pytest.mark.parametrize("arch", RECURRENT)
+def test_initial_state_option_round_trips_and_is_checked(arch):
+    model = ARCHITECTURES[arch](12, 12, **TINY[arch], initial_state="zeros")
+    config = model.get_config()
+    assert config["initial_state"] == "zeros"
+    assert ARCHITECTURES[arch].from_config(config).initial_state == "zeros"
+    default = ARCHITECTURES[arch](12, 12, **TINY[arch])
+    assert default.get_config()["initial_state"] == "encoder"
+    with pytest.raises(ValueError, match="initial_state"):
+        ARCHITECTURES[arch](12, 12, initial_state="learned")
+
+
+def first_decoder_states(model, sources):
+    state = model.encode(sources)["decoder"]["cell"]
+    return [to_numpy(tensor) for tensor in keras.tree.flatten(state)]
+
+
+@pytest.mark.parametrize("arch", RECURRENT)
+def test_dates_default_decoder_starts_without_reading_the_source(arch):
+    """The default dates models must look at the source to emit anything.
+
+    A decoder started from the encoder's final state (which has just read
+    the year in most date formats) can emit the year with its attention
+    elsewhere; started from zeros, it cannot.
+    """
+    from zoo.translation.training import DEFAULT_MODEL_ARGUMENTS
+
+    keras.utils.set_random_seed(2)
+    source, target_input, _ = copy_task(count=2)
+    source[1] = source[1, ::-1]
+    assert not np.array_equal(source[0], source[1])
+    model = ARCHITECTURES[arch](12, 12, **DEFAULT_MODEL_ARGUMENTS[arch])
+    model((source, target_input))
+    for state in first_decoder_states(model, source):
+        np.testing.assert_array_equal(state[0], state[1])
+    paper = ARCHITECTURES[arch](
+        12, 12, **{**DEFAULT_MODEL_ARGUMENTS[arch], "initial_state": "encoder"}
+    )
+    paper((source, target_input))
+    states = first_decoder_states(paper, source)
+    assert any(not np.allclose(state[0], state[1]) for state in states)
+
+
+@pytest.mark.parametrize("arch", RECURRENT)
+def test_zero_initial_state_model_saves_and_loads(arch, tmp_path):
+    keras.utils.set_random_seed(3)
+    model = ARCHITECTURES[arch](12, 12, **TINY[arch], initial_state="zeros")
+    source, target_input, _ = copy_task(count=4)
+    expected = to_numpy(model((source, target_input)))
+    path = tmp_path / f"{arch}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    assert loaded.initial_state == "zeros"
+    np.testing.assert_allclose(
+        to_numpy(loaded((source, target_input))), expected, atol=1e-6
+    )
+    np.testing.assert_array_equal(
+        to_numpy(loaded.translate_ids(source, 1, 2, max_length=6)["sequences"]),
+        to_numpy(model.translate_ids(source, 1, 2, max_length=6)["sequences"]),
+    )

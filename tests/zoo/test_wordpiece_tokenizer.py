@@ -157,6 +157,67 @@ def test_detokenize_drops_special_tokens_and_stops_at_end(hand_tokenizer):
     assert scalar.numpy().decode() == "¡qué!"
 
 
+def token_texts(text, starts, ends):
+    return [text[start:end] for start, end in zip(starts, ends, strict=True)]
+
+
+def test_tokenize_with_offsets_gives_spans_of_the_input(hand_tokenizer):
+    texts = ["¿Dónde está la estación?", "LA\u200bestá", "", "la İ"]
+    ids, starts, ends = hand_tokenizer.tokenize_with_offsets(texts)
+    assert ids == hand_tokenizer.tokenize(texts).to_list()
+    spans = [token_texts(*row) for row in zip(texts, starts, ends, strict=True)]
+    assert spans == [
+        ["¿", "Dónde", "está", "la", "estaci", "ón", "?"],
+        # A zero-width space (a format character) separates words.
+        ["LA", "está"],
+        [],
+        # Lowercasing "İ" gives two characters; its [UNK] spans the one.
+        ["la", "İ"],
+    ]
+    # NFKC changes lengths: the spans are still those of the input. The
+    # ligature "ﬁ" is one character of the input for the token "fi".
+    for text, expected_ids, expected_texts in [
+        ("\ufb01n", [26, 27], ["\ufb01", "n"]),
+        ("este\u0301 la", [16, 12], ["este\u0301", "la"]),
+    ]:
+        ids, starts, ends = hand_tokenizer.tokenize_with_offsets(text)
+        assert ids == expected_ids
+        assert token_texts(text, starts, ends) == expected_texts
+
+
+def test_tokenize_with_offsets_agrees_with_tokenize(spanish_tokenizer):
+    texts = [*SPANISH[:8], "Ça suffit\u202f! ＡＢＣ ｶ ½"]
+    ids, starts, ends = spanish_tokenizer.tokenize_with_offsets(texts)
+    assert ids == spanish_tokenizer.tokenize(texts).to_list()
+    for text, row_ids, row_starts, row_ends in zip(
+        texts, ids, starts, ends, strict=True
+    ):
+        pieces = token_texts(text, row_starts, row_ends)
+        for token_id, piece in zip(row_ids, pieces, strict=True):
+            if token_id == spanish_tokenizer.unk_id:
+                continue
+            token = spanish_tokenizer.id_to_token(token_id).removeprefix("##")
+            assert unicodedata.normalize("NFKC", piece).lower() == token
+
+
+def test_detokenize_with_offsets_locates_every_token(hand_tokenizer):
+    ids = [
+        [2, 4, 10, 11, 5, 3, 12, 0],
+        [12, 13, 14, 0, 0, 0, 0, 0],
+        [23, 22, 24, 22, 25, 3, 0, 0],
+    ]
+    texts, spans = hand_tokenizer.detokenize_with_offsets(np.array(ids))
+    assert texts == [s.decode() for s in hand_tokenizer.detokenize(ids).numpy()]
+    assert texts == ["¿dónde está?", "la estación", "2018-05-09"]
+    assert spans == [
+        [None, (0, 1), (1, 6), (7, 11), (11, 12), None, None, None],
+        [(0, 2), (3, 9), (9, 11), None, None, None, None, None],
+        [(0, 4), (4, 5), (5, 7), (7, 8), (8, 10), None, None, None],
+    ]
+    text, row = hand_tokenizer.detokenize_with_offsets([17, 18, 19, 1])
+    assert (text, row) == ("don't [UNK]", [(0, 3), (3, 4), (4, 5), (6, 11)])
+
+
 def test_detokenize_restores_standard_spacing():
     # Input text -> what detokenize(tokenize(text)) must give back.
     cases = {

@@ -28,12 +28,16 @@ Numeric dates are always written day first (``"09/05/2018"`` is the 9th of
 May), the European convention; no month-first numeric format is generated,
 so no source string is ambiguous.
 
-`generate_dates(..., return_alignment=True)` returns the character spans of
-the year, month and day tokens in each source, for checking attention maps.
+`generate_dates(..., return_alignment=True)` (and `load_dates`) return the
+character spans of the year, month and day tokens in each source, for
+checking attention maps; `date_links` pairs them with the fields' fixed
+positions in the ISO target (`ISO_FIELD_SPANS`), the character links that
+`zoo.text.token_alignment` turns into token alignments.
 """
 
 import datetime
 import random
+import re
 
 MONTH_NAMES = (
     "january",
@@ -72,6 +76,16 @@ WEEKDAY_NAMES = (
     "saturday",
     "sunday",
 )
+
+# Character spans of the fields in the ISO target "YYYY-MM-DD".
+ISO_FIELD_SPANS = {"year": (0, 4), "month": (5, 7), "day": (8, 10)}
+
+# An output holds a field at its ISO position when it starts like these.
+_ISO_PREFIXES = {
+    "year": re.compile(r"[0-9]{4}(?:-|$)"),
+    "month": re.compile(r"[0-9]{4}-[0-9]{2}(?:-|$)"),
+    "day": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+}
 
 FIRST_DATE = datetime.date(1950, 1, 1)
 LAST_DATE = datetime.date(2049, 12, 31)
@@ -274,7 +288,66 @@ def generate_dates(num_examples, seed=0, return_alignment=False):
     return examples
 
 
-def load_dates(num_train=20_000, num_valid=1_000, num_test=1_000, seed=0):
+def date_links(alignment, output=None):
+    """Character links of a date's fields, from the source to the ISO target.
+
+    Every ISO string has its fields at the same positions, so the target
+    spans also locate the fields in a model's output (its translation,
+    not the reference): pass it as `output` to link only the fields that
+    are where ISO puts them. A field is found when the output is
+    ISO-shaped up to it: 4 digits for the year, then `-` and 2 digits for
+    the month, then `-` and 2 digits for the day, the field followed by a
+    `-` or the end (`"2018-05-9"` has its year and month, not its day).
+    Whether the digits are right does not matter: the links say where the
+    model should have looked.
+
+    Args:
+        alignment: the alignment dict of a source, as returned with
+            `return_alignment=True` by `generate_dates` or `load_dates`.
+        output: optional text to locate the fields in, e.g. a model's
+            translation of the source; `None` for the reference target,
+            which has all three.
+
+    Returns:
+        A dict mapping `"year"`, `"month"` and `"day"` (those found in
+        `output`) to a link `(source_span, target_span)`: the field's span
+        in the source and its fixed span in `"YYYY-MM-DD"`
+        (`ISO_FIELD_SPANS`). The weekday and the hyphens have no link.
+
+    Example:
+
+    >>> import datetime
+    >>> date = datetime.date(2018, 5, 9)
+    >>> _, _, alignment = format_date(date, "dth of month yyyy")
+    >>> date_links(alignment)["year"]
+    ((11, 15), (0, 4))
+    >>> sorted(date_links(alignment, output="2018-05-9"))
+    ['month', 'year']
+    """
+    missing = [field for field in ISO_FIELD_SPANS if field not in alignment]
+    if missing:
+        raise ValueError(
+            "`alignment` must give the spans of the year, month and day. "
+            f"Received: alignment={alignment!r}"
+        )
+    if output is not None and not isinstance(output, str):
+        raise ValueError(
+            f"`output` must be a string or None. Received: output={output!r}"
+        )
+    return {
+        field: (tuple(alignment[field]), target_span)
+        for field, target_span in ISO_FIELD_SPANS.items()
+        if output is None or _ISO_PREFIXES[field].match(output)
+    }
+
+
+def load_dates(
+    num_train=20_000,
+    num_valid=1_000,
+    num_test=1_000,
+    seed=0,
+    return_alignment=False,
+):
     """Loads train/valid/test splits of the date-normalisation dataset.
 
     The splits share no source string (a target date can occur in several
@@ -285,10 +358,14 @@ def load_dates(num_train=20_000, num_valid=1_000, num_test=1_000, seed=0):
         num_valid: number of validation pairs.
         num_test: number of test pairs.
         seed: integer seed.
+        return_alignment: if `True`, each split holds `(source, target,
+            alignment)` tuples, with the alignment dicts of
+            `generate_dates`; the pairs are the same either way.
 
     Returns:
         A dict with keys `"train"`, `"valid"` and `"test"`, each a list of
-        `(source, target)` string tuples.
+        `(source, target)` string tuples (or triples, see
+        `return_alignment`).
 
     Example:
 
@@ -316,10 +393,13 @@ def load_dates(num_train=20_000, num_valid=1_000, num_test=1_000, seed=0):
     seen = set()
     unique_pairs = []
     while len(unique_pairs) < total:
-        source, target, _ = _draw_example(rng)
+        source, target, alignment = _draw_example(rng)
         if source not in seen:
             seen.add(source)
-            unique_pairs.append((source, target))
+            if return_alignment:
+                unique_pairs.append((source, target, alignment))
+            else:
+                unique_pairs.append((source, target))
     return {
         "train": unique_pairs[:num_train],
         "valid": unique_pairs[num_train : num_train + num_valid],

@@ -89,19 +89,34 @@ def resolve_path(path, cache_dir=None):
     return local_path
 
 
+def _is_metadata(name):
+    """Whether a zip member is metadata rather than data.
+
+    Skipped: `_about.txt` (and any name starting with "_"), hidden files
+    and folders (names starting with "."), macOS resource forks (`._*`)
+    and the `__MACOSX/` folder that macOS's Archive Utility adds.
+    """
+    parts = pathlib.PurePosixPath(name).parts
+    return (
+        not parts
+        or parts[0] == "__MACOSX"
+        or parts[-1].startswith("_")
+        or any(part.startswith(".") for part in parts)
+    )
+
+
 def _zip_member(archive, path):
-    """Picks the one data file in an Anki-style zip (skipping _about.txt)."""
+    """Picks the one data file in an Anki-style zip (skipping metadata)."""
     candidates = [
         name
         for name in archive.namelist()
-        if name.endswith((".txt", ".tsv"))
-        and not pathlib.PurePosixPath(name).name.startswith("_")
+        if name.endswith((".txt", ".tsv")) and not _is_metadata(name)
     ]
     if len(candidates) != 1:
         raise ValueError(
             f"{path}: expected exactly one .txt or .tsv data file in the zip "
-            f"archive (files starting with '_' are skipped). "
-            f"Found: {candidates}"
+            "archive (files starting with '_' or '.' and the __MACOSX "
+            f"folder are skipped). Found: {candidates}"
         )
     return candidates[0]
 
@@ -115,8 +130,9 @@ def read_lines(path):
 
     Args:
         path: a local `pathlib.Path` or string. A `.zip` archive must hold
-            exactly one `.txt` or `.tsv` file whose name does not start
-            with "_".
+            exactly one `.txt` or `.tsv` data file; names starting with "_"
+            (`_about.txt`) or "." (hidden files, macOS `._*` resource
+            forks) and the `__MACOSX/` folder are skipped.
 
     Returns:
         A list of strings without line terminators.
@@ -471,6 +487,7 @@ def load_translation_data(
     max_examples=None,
     seed=0,
     cache_dir=None,
+    return_alignment=False,
 ):
     """Loads train/valid/test sentence pairs from any supported source.
 
@@ -515,10 +532,15 @@ def load_translation_data(
             kept whole. For the dates, the number of training pairs.
         seed: integer seed for the dates, the split and the subset.
         cache_dir: download cache for URLs; `None` for Keras' default.
+        return_alignment: for the embedded dates only (`data=None`): each
+            split holds `(source, target, alignment)` tuples, the alignment
+            giving the character spans of the source's fields
+            (`zoo.data.dates.load_dates`). Other data has no alignment.
 
     Returns:
         A dict with keys `"train"`, `"valid"` and `"test"`, each a list of
-        `(source, target)` string tuples.
+        `(source, target)` string tuples (triples with
+        `return_alignment`).
 
     Raises:
         FileNotFoundError: if a file or a directory's training file is
@@ -546,6 +568,11 @@ def load_translation_data(
             "`source_lang` and `target_lang` must differ. Received: "
             f"source_lang={source_lang!r}, target_lang={target_lang!r}"
         )
+    if return_alignment and data is not None:
+        raise ValueError(
+            "`return_alignment` is only available for the embedded dates "
+            f"(data=None). Received: data={data!r}"
+        )
     if data is None:
         if valid is not None or test is not None:
             raise ValueError(
@@ -553,9 +580,10 @@ def load_translation_data(
                 f"makes its own splits. Received: valid={valid!r}, "
                 f"test={test!r}"
             )
-        if max_examples is None:
-            return dates.load_dates(seed=seed)
-        return dates.load_dates(num_train=max_examples, seed=seed)
+        sizes = {} if max_examples is None else {"num_train": max_examples}
+        return dates.load_dates(
+            **sizes, seed=seed, return_alignment=return_alignment
+        )
 
     def load(spec):
         return _load_one(

@@ -82,6 +82,24 @@ def _normalize_strings(strings, lowercase, normalization_form):
     return strings
 
 
+def _find_source_offsets(offsets_map, offsets, row_splits):
+    """`tf_text.find_source_offsets` on flat byte offsets split into rows."""
+    # The op rejects rows without offsets (an empty string): every row gets
+    # a leading 0, dropped again afterwards.
+    num_rows = len(row_splits) - 1
+    lengths = np.diff(row_splits)
+    padded = np.insert(offsets, row_splits[:-1], 0)
+    mapped = tf_text.find_source_offsets(
+        offsets_map,
+        tf.RaggedTensor.from_row_lengths(
+            tf.constant(padded, tf.int64), tf.constant(lengths + 1, tf.int64)
+        ),
+    ).flat_values.numpy()
+    keep = np.ones(len(mapped), bool)
+    keep[row_splits[:-1] + np.arange(num_rows)] = False
+    return mapped[keep]
+
+
 @keras.saving.register_keras_serializable(package="keras_attention_zoo")
 class WordPieceTokenizer(keras.layers.Layer):
     """WordPiece tokenizer with BERT-style pre-tokenization.
@@ -409,6 +427,134 @@ class WordPieceTokenizer(keras.layers.Layer):
         token_ids = self._wordpiece.tokenize(words).merge_dims(-2, -1)
         return token_ids[0] if is_scalar else token_ids
 
+    def tokenize_with_offsets(self, inputs):
+        """Splits text into WordPiece ids and the character span of each.
+
+        The ids are exactly those of `tokenize`. Each token's span is given
+        in characters (Unicode code points) of the *input* string, before
+        normalization and lowercasing, so that `text[start:end]` in Python
+        is the text the token came from: `"9th"` -> `"9", "##th"` with
+        spans `(0, 1)` and `(1, 3)`. The offsets of TensorFlow Text's
+        pre-tokenizer and WordPiece are mapped back through the lowercasing
+        and through `tensorflow_text.normalize_utf8_with_offsets_map`, so
+        Unicode normalization that changes lengths (NFKC turns `"ﬁ"` into
+        `"fi"`) still gives spans of the input; a token made from part of
+        such a character spans the whole character. For ASCII text the
+        offsets are those of the normalized text.
+
+        Runs eagerly (the mapping is Python code), e.g. for evaluation.
+
+        Args:
+            inputs: a string, a list of strings or a `[batch]` (or
+                `[batch, 1]`) string tensor.
+
+        Returns:
+            A tuple `(token_ids, starts, ends)` of Python lists, one list
+            per input string (or the lists of the one string for a scalar
+            input): the `int` ids and the `int` start and end (exclusive)
+            character offsets of every token.
+
+        Example:
+
+        >>> tokenizer = WordPieceTokenizer(
+        ...     ["[PAD]", "[UNK]", "[START]", "[END]", "may", "9", "##th"]
+        ... )
+        >>> tokenizer.tokenize_with_offsets("9th MAY")
+        ([5, 6, 4], [0, 1, 4], [1, 3, 7])
+        """
+        strings, is_scalar = self._as_string_batch(inputs)
+        if self.normalization_form is not None:
+            normalized, offsets_map = tf_text.normalize_utf8_with_offsets_map(
+                strings, self.normalization_form
+            )
+        else:
+            normalized, offsets_map = strings, None
+        lowered = normalized
+        if self.lowercase:
+            lowered = tf.strings.lower(normalized, encoding="utf-8")
+        words, word_starts, _ = self._word_splitter.tokenize_with_offsets(
+            lowered
+        )
+        ids, piece_starts, piece_ends = self._wordpiece.tokenize_with_offsets(
+            words
+        )
+        # NumPy from here: RaggedTensor.to_list() is slow on nested rows.
+        word_splits = ids.row_splits.numpy()
+        piece_splits = ids.values.row_splits.numpy()
+        word_of_piece = np.repeat(
+            np.arange(len(piece_splits) - 1), np.diff(piece_splits)
+        )
+        flat_word_starts = word_starts.flat_values.numpy()[word_of_piece]
+        # Byte offsets in the text the pre-tokenizer split: the lowered
+        # text with control characters turned into spaces.
+        split_starts = flat_word_starts + piece_starts.flat_values.numpy()
+        split_ends = flat_word_starts + piece_ends.flat_values.numpy()
+        token_splits = piece_splits[word_splits]
+        # Each character of the normalized text becomes, lowered and with
+        # control characters replaced, a known number of bytes of the split
+        # text; cumulative sums map offsets back to the normalized text.
+        characters = tf.strings.unicode_split(normalized, "UTF-8")
+        transformed = characters.flat_values
+        if self.lowercase:
+            transformed = tf.strings.lower(transformed, encoding="utf-8")
+        transformed = tf.strings.regex_replace(
+            transformed, r"\p{Cc}|\p{Cf}", " "
+        )
+        character_splits = characters.row_splits.numpy()
+        character_bytes = tf.strings.length(characters.flat_values).numpy()
+        transformed_bytes = tf.strings.length(transformed).numpy()
+        normalized_starts = np.zeros_like(split_starts)
+        normalized_ends = np.zeros_like(split_ends)
+        for row in range(len(token_splits) - 1):
+            tokens = slice(token_splits[row], token_splits[row + 1])
+            row_characters = slice(
+                character_splits[row], character_splits[row + 1]
+            )
+            split_positions = np.cumsum([0, *transformed_bytes[row_characters]])
+            normalized_positions = np.cumsum(
+                [0, *character_bytes[row_characters]]
+            )
+            first = np.searchsorted(
+                split_positions, split_starts[tokens], side="right"
+            )
+            last = np.searchsorted(
+                split_positions, split_ends[tokens], side="left"
+            )
+            num_characters = len(normalized_positions) - 1
+            normalized_starts[tokens] = normalized_positions[
+                np.clip(first - 1, 0, num_characters)
+            ]
+            normalized_ends[tokens] = normalized_positions[
+                np.minimum(last, num_characters)
+            ]
+        if offsets_map is not None:
+            normalized_starts = _find_source_offsets(
+                offsets_map, normalized_starts, token_splits
+            )
+            normalized_ends = _find_source_offsets(
+                offsets_map, normalized_ends, token_splits
+            )
+        # Bytes of the input to characters of the input.
+        flat_ids = ids.flat_values.numpy()
+        token_ids, starts, ends = [], [], []
+        for row, text in enumerate(strings.numpy().tolist()):
+            tokens = slice(token_splits[row], token_splits[row + 1])
+            is_lead = (np.frombuffer(text, np.uint8) & 0xC0) != 0x80
+            character_of_byte = np.concatenate([[0], np.cumsum(is_lead)])
+            row_starts = character_of_byte[normalized_starts[tokens]]
+            row_ends = character_of_byte[normalized_ends[tokens]]
+            # A token from part of a character the normalization expanded
+            # ("f" of "ﬁ") maps to an empty span at the character's end:
+            # it spans the whole character instead.
+            inside = (row_starts >= row_ends) & (row_ends > 0)
+            row_starts = np.where(inside, row_ends - 1, row_starts)
+            token_ids.append(flat_ids[tokens].tolist())
+            starts.append(row_starts.tolist())
+            ends.append(row_ends.tolist())
+        if is_scalar:
+            return token_ids[0], starts[0], ends[0]
+        return token_ids, starts, ends
+
     def _warn_truncation_once(self, longest, budget):
         if not self._truncation_warned:
             self._truncation_warned = True
@@ -565,6 +711,80 @@ class WordPieceTokenizer(keras.layers.Layer):
         for pattern, rewrite in _DETOKENIZE_RULES:
             text = tf.strings.regex_replace(text, pattern, rewrite)
         return text[0] if is_scalar else text
+
+    def detokenize_with_offsets(self, token_ids):
+        """Turns ids back into text, with the character span of each token.
+
+        The text is exactly that of `detokenize`, which only glues suffix
+        tokens to their word and removes or adds spaces around
+        punctuation; so every token that reaches the text appears there,
+        in order, and its span is found by reading the text from left to
+        right. Tokens that do not reach the text (`[PAD]`, `[START]`,
+        `[END]` and everything after the first `[END]`) have the span
+        `None`. Use it to locate the tokens a decoder emitted in its own
+        output: `"2018-05-09"` from `"2018", "-", "05", "-", "09", "[END]"`
+        gives the spans `(0, 4), (4, 5), (5, 7), (7, 8), (8, 10), None`.
+
+        Args:
+            token_ids: integer ids `[batch, length]` or `[length]`, as for
+                `detokenize`.
+
+        Returns:
+            A tuple `(texts, spans)`: a list of `str` and, for each, a list
+            with one `(start, end)` character span or `None` per input
+            position (a `str` and one such list for `[length]` input).
+
+        Example:
+
+        >>> tokenizer = WordPieceTokenizer(
+        ...     ["[PAD]", "[UNK]", "[START]", "[END]", "2018", "-", "0", "##5"]
+        ... )
+        >>> tokenizer.detokenize_with_offsets([4, 5, 6, 7, 3, 0])
+        ('2018-05', [(0, 4), (4, 5), (5, 6), (6, 7), None, None])
+        """
+        if not isinstance(token_ids, (tf.Tensor, tf.RaggedTensor)):
+            token_ids = keras.ops.convert_to_numpy(token_ids)
+        if isinstance(token_ids, tf.RaggedTensor):
+            token_ids = token_ids.to_tensor(default_value=self.pad_id)
+        token_ids = np.asarray(token_ids)
+        is_scalar = token_ids.ndim == 1
+        if is_scalar:
+            token_ids = token_ids[np.newaxis]
+        if token_ids.ndim != 2:
+            raise ValueError(
+                "`token_ids` must have shape [batch, length] or [length]. "
+                f"Received shape: {token_ids.shape}"
+            )
+        texts = [
+            text.decode("utf-8")
+            for text in self.detokenize(token_ids).numpy().tolist()
+        ]
+        all_spans = []
+        for text, row in zip(texts, token_ids.tolist(), strict=True):
+            spans = []
+            position = 0
+            ended = False
+            for token_id in row:
+                ended = ended or token_id == self.end_id
+                if ended or token_id in (self.pad_id, self.start_id):
+                    spans.append(None)
+                    continue
+                piece = self.id_to_token(token_id)
+                if piece.startswith(SUFFIX_INDICATOR):
+                    piece = piece[len(SUFFIX_INDICATOR) :]
+                while position < len(text) and text[position].isspace():
+                    position += 1
+                if not piece or not text.startswith(piece, position):
+                    # Cannot happen with `detokenize`'s rules, which only
+                    # change spaces; kept safe for empty pieces.
+                    spans.append(None)
+                    continue
+                spans.append((position, position + len(piece)))
+                position += len(piece)
+            all_spans.append(spans)
+        if is_scalar:
+            return texts[0], all_spans[0]
+        return texts, all_spans
 
     def compute_output_spec(
         self,

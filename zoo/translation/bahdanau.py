@@ -5,6 +5,7 @@ import keras
 from keras_attention.layers import AttentionRNN
 from keras_attention.layers import BahdanauAttention
 from zoo.translation.recurrent_translator import RecurrentTranslator
+from zoo.translation.recurrent_translator import _check_initial_state
 from zoo.translation.seq2seq import source_padding_mask
 
 
@@ -13,9 +14,10 @@ class BahdanauTranslator(RecurrentTranslator):
     """RNNsearch of Bahdanau et al. (2014), scaled to the data.
 
     The encoder is a bidirectional GRU; the decoder's first state is
-    `tanh(W_s h_1_backward)` (appendix A.2.2), and at every step its previous
-    state attends over the encoder outputs with additive attention and the
-    context is fed into the GRU. The output layer sees `[s_t; c_t]`.
+    `tanh(W_s h_1_backward)` (appendix A.2.2) or zeros (see
+    `initial_state`), and at every step its previous state attends over the
+    encoder outputs with additive attention and the context is fed into the
+    GRU. The output layer sees `[s_t; c_t]`.
 
     Args:
         source_vocabulary_size: Size of the source vocabulary.
@@ -24,6 +26,11 @@ class BahdanauTranslator(RecurrentTranslator):
         units: Size of each encoder direction and of the decoder.
         attention_units: Hidden size of the alignment model.
         dropout: Dropout on embeddings and decoder outputs.
+        initial_state: Where the decoder starts: `"encoder"` (the paper's
+            `tanh(W_s h_1_backward)`, a summary of the whole source) or
+            `"zeros"`, with which the decoder learns about the source only
+            through attention and cannot emit a source word from its first
+            state without attending to it.
         **kwargs: `Seq2Seq` arguments (tokenizers, `max_decode_length`).
 
     References:
@@ -38,15 +45,18 @@ class BahdanauTranslator(RecurrentTranslator):
         units=128,
         attention_units=None,
         dropout=0.0,
+        initial_state="encoder",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        _check_initial_state(initial_state)
         self.source_vocabulary_size = source_vocabulary_size
         self.target_vocabulary_size = target_vocabulary_size
         self.embedding_dim = embedding_dim
         self.units = units
         self.attention_units = attention_units
         self.dropout = dropout
+        self.initial_state = initial_state
         self.source_embedding = keras.layers.Embedding(
             source_vocabulary_size, embedding_dim, name="source_embedding"
         )
@@ -54,9 +64,13 @@ class BahdanauTranslator(RecurrentTranslator):
             keras.layers.GRU(units, return_sequences=True, return_state=True),
             name="encoder",
         )
-        self.bridge = keras.layers.Dense(
-            units, activation="tanh", name="bridge"
-        )
+        # Unused (and so never built) weights would not save; the bridge
+        # exists only when it computes the first state.
+        self.bridge = None
+        if initial_state == "encoder":
+            self.bridge = keras.layers.Dense(
+                units, activation="tanh", name="bridge"
+            )
         self.target_embedding = keras.layers.Embedding(
             target_vocabulary_size, embedding_dim, name="target_embedding"
         )
@@ -80,6 +94,8 @@ class BahdanauTranslator(RecurrentTranslator):
         memory, _, backward_state = self.encoder(
             embedded, mask=source_mask, training=training
         )
+        if self.bridge is None:
+            return memory, source_mask, None
         return memory, source_mask, [self.bridge(backward_state)]
 
     def get_config(self):
@@ -92,6 +108,7 @@ class BahdanauTranslator(RecurrentTranslator):
                 "units": self.units,
                 "attention_units": self.attention_units,
                 "dropout": self.dropout,
+                "initial_state": self.initial_state,
             }
         )
         return config

@@ -5,6 +5,7 @@ import keras
 from keras_attention.layers import AttentionRNN
 from keras_attention.layers import LuongAttention
 from zoo.translation.recurrent_translator import RecurrentTranslator
+from zoo.translation.recurrent_translator import _check_initial_state
 from zoo.translation.seq2seq import source_padding_mask
 
 
@@ -13,10 +14,10 @@ class LuongTranslator(RecurrentTranslator):
     """The attentional NMT model of Luong et al. (2015), scaled to the data.
 
     A stack of LSTMs encodes the source; the decoder stack starts from the
-    encoder's final states, attends from its top state with the chosen score
-    and alignment, and predicts from the attentional vector
-    `h~_t = tanh(W_c [c_t; h_t])`, which input feeding passes to the next
-    step.
+    encoder's final states (or from zeros, see `initial_state`), attends
+    from its top state with the chosen score and alignment, and predicts
+    from the attentional vector `h~_t = tanh(W_c [c_t; h_t])`, which input
+    feeding passes to the next step.
 
     Args:
         source_vocabulary_size: Size of the source vocabulary.
@@ -31,6 +32,18 @@ class LuongTranslator(RecurrentTranslator):
         window: Half width `D` of the local window.
         input_feeding: Whether `h~_{t-1}` is fed into the decoder.
         dropout: Dropout on embeddings and attentional vectors.
+        initial_state: Where the decoder starts: `"encoder"` (the paper:
+            each decoder layer starts from the final state of the same
+            encoder layer) or `"zeros"`. The encoder's final state has just
+            read the end of the source, so a decoder started from it can
+            emit the first target words without attending (on dates the
+            year is often written last); started from zeros, the decoder
+            learns about the source only through attention, so it must look
+            where the words it emits come from (or, since a recurrent
+            encoder's state at one word also holds the words before it,
+            just after). The paper's
+            `"encoder"` hands the decoder a summary of the source, which
+            long real sentences may still profit from.
         **kwargs: `Seq2Seq` arguments (tokenizers, `max_decode_length`).
 
     References:
@@ -49,9 +62,11 @@ class LuongTranslator(RecurrentTranslator):
         window=5,
         input_feeding=True,
         dropout=0.0,
+        initial_state="encoder",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        _check_initial_state(initial_state)
         if alignment not in ("global", "local-m", "local-p"):
             raise ValueError(
                 "`alignment` must be 'global', 'local-m' or 'local-p'. "
@@ -67,6 +82,7 @@ class LuongTranslator(RecurrentTranslator):
         self.window = window
         self.input_feeding = input_feeding
         self.dropout = dropout
+        self.initial_state = initial_state
         self.source_embedding = keras.layers.Embedding(
             source_vocabulary_size, embedding_dim, name="source_embedding"
         )
@@ -111,6 +127,9 @@ class LuongTranslator(RecurrentTranslator):
                 hidden, mask=source_mask, training=training
             )
             final_states.append([state_h, state_c])
+        if self.initial_state == "zeros":
+            # The decoder's `get_initial_state` then starts from zeros.
+            return hidden, source_mask, None
         if self.num_layers == 1:
             final_states = final_states[0]
         return hidden, source_mask, final_states
@@ -129,6 +148,7 @@ class LuongTranslator(RecurrentTranslator):
                 "window": self.window,
                 "input_feeding": self.input_feeding,
                 "dropout": self.dropout,
+                "initial_state": self.initial_state,
             }
         )
         return config

@@ -4,6 +4,16 @@ from keras import ops
 
 from zoo.translation.seq2seq import Seq2Seq
 
+INITIAL_STATES = ("encoder", "zeros")
+
+
+def _check_initial_state(initial_state):
+    if initial_state not in INITIAL_STATES:
+        raise ValueError(
+            f"`initial_state` must be one of {INITIAL_STATES}. "
+            f"Received: initial_state={initial_state!r}"
+        )
+
 
 class RecurrentTranslator(Seq2Seq):
     """Base class of translators whose decoder is an `AttentionRNN`.
@@ -11,7 +21,8 @@ class RecurrentTranslator(Seq2Seq):
     A subclass creates `target_embedding`, `embedding_dropout`, `decoder`
     (an `AttentionRNN`), `output_dropout` and `output_projection`, and
     implements `_encode(source_ids, training)` returning
-    `(memory, source_mask, initial_decoder_state)`.
+    `(memory, source_mask, initial_decoder_state)`; an initial state of
+    `None` starts the decoder from zeros.
     """
 
     def call(self, inputs, training=None):
