@@ -7,6 +7,38 @@ from setuptools import setup
 
 HERE = pathlib.Path(__file__).parent
 
+_PLOT = ["matplotlib"]
+_TEXT = ["sacrebleu>=2.4"]
+_TENSORBOARD = ["tensorflow>=2.21,<2.22", "tensorboard"]
+# tensorflow-text must match TensorFlow's minor version.
+_ZOO = _PLOT + _TEXT + _TENSORBOARD + ["tensorflow-text>=2.21,<2.22"]
+# torch is left out on purpose: from PyPI it brings several GB of CUDA
+# wheels. Install a CPU build yourself to test that backend.
+_TESTS = _ZOO + [
+    "pytest>=8",
+    "hypothesis>=6.100",
+    "jax[cpu]>=0.4.30",
+    "nbclient>=0.10",
+    "nbformat>=5.10",
+    "ipykernel>=6.29",
+]
+
+
+def _extras():
+    return {
+        # `plot_attention` / `attention_to_image`.
+        "plot": _PLOT,
+        # `keras_attention.metrics.text_scores`.
+        "text": _TEXT,
+        # `AttentionSummary` (writes with `tf.summary`, any backend).
+        "tensorboard": _TENSORBOARD + _PLOT + _TEXT,
+        # The model zoo and its `keras-attention-zoo` command.
+        "zoo": _ZOO,
+        "tests": _TESTS,
+        "dev": _TESTS + ["ruff>=0.6"],
+    }
+
+
 setup(
     # "keras-attention" and "attention" are taken on PyPI.
     name="keras-attention-zoo",
@@ -20,37 +52,12 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["keras_attention*", "zoo*"]),
-    install_requires=[
-        "keras>=3.10",
-        "numpy",
-        # tensorflow-text must match TensorFlow's minor version.
-        "tensorflow>=2.21,<2.22",
-        "tensorflow-text>=2.21,<2.22",
-        "tensorboard",
-        "matplotlib",
-        "sacrebleu>=2.4",
-    ],
-    extras_require={
-        # torch is left out on purpose: from PyPI it brings several GB of
-        # CUDA wheels. Install a CPU build yourself to test that backend.
-        "tests": [
-            "pytest>=8",
-            "hypothesis>=6.100",
-            "jax[cpu]>=0.4.30",
-            "nbclient>=0.10",
-            "nbformat>=5.10",
-            "ipykernel>=6.29",
-        ],
-        "dev": [
-            "ruff>=0.6",
-            "pytest>=8",
-            "hypothesis>=6.100",
-            "jax[cpu]>=0.4.30",
-            "nbclient>=0.10",
-            "nbformat>=5.10",
-            "ipykernel>=6.29",
-        ],
-    },
+    # The layers need only Keras and NumPy (any backend); plotting,
+    # TensorBoard summaries, text scores and the zoo come with extras.
+    # Keras is capped at the newest minor version the tests ran on: the
+    # layers use two private `keras.src` helpers.
+    install_requires=["keras>=3.10,<3.16", "numpy"],
+    extras_require=_extras(),
     entry_points={
         "console_scripts": ["keras-attention-zoo=zoo.cli:main"],
     },

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_attention._optional import import_optional
+
 
 def _texts(values, argument_name):
     if hasattr(values, "numpy"):
@@ -74,8 +76,10 @@ def text_scores(hypotheses, references):
         - [Post, 2018](https://aclanthology.org/W18-6319/), "A Call for
           Clarity in Reporting BLEU Scores" (sacreBLEU).
     """
-    import sacrebleu
-    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+    sacrebleu = import_optional("sacrebleu", "text_scores")
+    tokenizer_13a = import_optional(
+        "sacrebleu.tokenizers.tokenizer_13a", "text_scores"
+    )
 
     hypotheses = _texts(hypotheses, "hypotheses")
     references = _texts(references, "references")
@@ -87,7 +91,7 @@ def text_scores(hypotheses, references):
         )
     if not hypotheses:
         return {"exact_match": 0.0, "bleu": 0.0}
-    tokenize = Tokenizer13a()
+    tokenize = tokenizer_13a.Tokenizer13a()
     matches = [
         tokenize(hypothesis.lower()).split()
         == tokenize(reference.lower()).split()

@@ -4,16 +4,15 @@ Figures are built as `matplotlib.figure.Figure` objects attached to a
 `FigureCanvasAgg` rather than through `pyplot`, so nothing here changes the
 user's global Matplotlib backend or registers figures with `pyplot` (no
 `plt.show()`, no leaked figures in notebooks or long training runs).
+Matplotlib is imported on the first drawing, not with `keras_attention`.
 """
 
 import math
 
 import keras
-import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+
+from keras_attention._optional import import_optional
 
 _MIN_FONT_SIZE = 4.0
 _MAX_FONT_SIZE = 10.0
@@ -173,8 +172,19 @@ def _tick_layout(axis_inches, num_tokens):
     return min(max(font_size, _MIN_FONT_SIZE), _MAX_FONT_SIZE), label_every
 
 
+def _new_figure(figsize, dpi=None):
+    """A `Figure` on its own Agg canvas (no `pyplot`), and the canvas."""
+    figure_module = import_optional("matplotlib.figure", "plot_attention")
+    agg = import_optional("matplotlib.backends.backend_agg", "plot_attention")
+    figure = figure_module.Figure(
+        figsize=figsize, dpi=dpi, layout="constrained"
+    )
+    return figure, agg.FigureCanvasAgg(figure)
+
+
 def _outline_color(cmap):
     """The candidate outline colour farthest from all colours of `cmap`."""
+    matplotlib = import_optional("matplotlib", "plot_attention")
     colormap = matplotlib.colormaps.get_cmap(cmap)
     colors = colormap(np.linspace(0.0, 1.0, 256))[:, :3]
     distances = [
@@ -185,6 +195,7 @@ def _outline_color(cmap):
 
 
 def _draw_outlines(ax, alignment, cmap, cell_points):
+    patches = import_optional("matplotlib.patches", "plot_attention")
     color = _outline_color(cmap)
     width = min(
         max(_OUTLINE_FRACTION * cell_points, _MIN_OUTLINE_WIDTH),
@@ -192,7 +203,7 @@ def _draw_outlines(ax, alignment, cmap, cell_points):
     )
     for row, column in zip(*np.nonzero(alignment), strict=True):
         ax.add_patch(
-            Rectangle(
+            patches.Rectangle(
                 (column - 0.5, row - 0.5),
                 1.0,
                 1.0,
@@ -320,11 +331,9 @@ def plot_attention(
         weights, source_tokens, target_tokens, alignment
     )
     if ax is None:
-        figure = Figure(
-            figsize=_figure_size(len(source_labels), len(target_labels)),
-            layout="constrained",
+        figure, _ = _new_figure(
+            _figure_size(len(source_labels), len(target_labels))
         )
-        FigureCanvasAgg(figure)
         ax = figure.add_subplot()
     return _draw(
         ax, weights, source_labels, target_labels, title, cmap, alignment
@@ -374,12 +383,9 @@ def attention_to_image(
     weights, source_labels, target_labels, alignment = _prepare(
         weights, source_tokens, target_tokens, alignment
     )
-    figure = Figure(
-        figsize=_figure_size(len(source_labels), len(target_labels)),
-        dpi=dpi,
-        layout="constrained",
+    figure, canvas = _new_figure(
+        _figure_size(len(source_labels), len(target_labels)), dpi=dpi
     )
-    canvas = FigureCanvasAgg(figure)
     try:
         ax = figure.add_subplot()
         _draw(ax, weights, source_labels, target_labels, title, cmap, alignment)

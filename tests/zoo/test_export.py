@@ -448,3 +448,58 @@ def test_other_backends_are_refused_with_their_name():
         message, backend = str(error.value), BACKEND
     assert "needs the TensorFlow backend" in message
     assert f"backend={backend}" in message
+
+
+@requires_tensorflow
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("file", "which is a file"),
+        ("other folder", "holds files that are not a SavedModel"),
+    ],
+)
+def test_export_refuses_paths_it_would_damage(models, tmp_path, kind, message):
+    from zoo.translation.export import export_saved_model
+
+    path = tmp_path / "out"
+    if kind == "file":
+        path.write_text("notes")
+    else:
+        path.mkdir()
+        (path / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=message) as info:
+        export_saved_model(models["luong"], path)
+    assert "Received: path=" in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@requires_tensorflow
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0,
+    reason="root may write to read-only folders",
+)
+def test_export_into_a_read_only_folder_is_refused(models, tmp_path):
+    from zoo.translation.export import export_saved_model
+
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(ValueError, match="not writable"):
+            export_saved_model(models["luong"], tmp_path / "out")
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_replacing_a_saved_model_swaps_whole_folders(tmp_path):
+    from zoo.translation.export import _replace_directory
+
+    old = tmp_path / "model"
+    old.mkdir()
+    (old / "saved_model.pb").write_text("old")
+    (old / "stale.txt").write_text("only in the old export")
+    new = tmp_path / ".model.staging"
+    new.mkdir()
+    (new / "saved_model.pb").write_text("new")
+    _replace_directory(new, old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    assert sorted(p.name for p in old.iterdir()) == ["saved_model.pb"]
+    assert (old / "saved_model.pb").read_text() == "new"

@@ -72,7 +72,10 @@ def test_zip_made_on_macos_skips_metadata(tmp_path):
         archive.writestr("__MACOSX/fra-eng/fra.txt", "not\tthe data\n")
         archive.writestr(".hidden/notes.txt", "a\tb\n")
     assert translation.load_tab_separated(path) == ANKI_PAIRS
-    splits = translation.load_translation_data(path, seed=0)
+    splits = translation.load_translation_data(
+        path, seed=0, valid_fraction=0.34, test_fraction=0.34
+    )
+    assert all(splits.values())
     assert sorted(pair for split in splits.values() for pair in split) == (
         sorted(ANKI_PAIRS)
     )
@@ -94,6 +97,29 @@ def test_tsv_gz_with_bom_crlf_and_blank_lines(tmp_path):
         ("Go.", "Ve."),
         ("Wow!", "¡Órale!"),
     ]
+
+
+def test_cr_only_line_endings_are_lines(tmp_path):
+    # Classic Mac OS files: "\r" alone ends each line.
+    path = write_text(tmp_path / "mac.txt", "\r".join(ANKI_LINES) + "\r")
+    assert translation.load_tab_separated(path) == ANKI_PAIRS
+    source = write_text(tmp_path / "train.de", "Ein Hund.\rEine Katze.\r")
+    target = write_text(tmp_path / "train.en", "A dog.\rA cat.")
+    assert translation.load_parallel_files(source, target) == [
+        ("Ein Hund.", "A dog."),
+        ("Eine Katze.", "A cat."),
+    ]
+
+
+def test_too_few_pairs_to_split_names_file_and_counts(tmp_path):
+    path = write_text(tmp_path / "two.txt", "Go.\tVe.\nWow!\t¡Órale!\n")
+    with pytest.raises(ValueError) as info:
+        translation.load_translation_data(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "2 sentence pairs" in message
+    assert "valid (10%) and test (10%)" in message
+    assert "split would be empty" in message
 
 
 def test_malformed_line_names_file_and_line(tmp_path):

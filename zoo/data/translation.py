@@ -126,7 +126,9 @@ def read_lines(path):
 
     Lines are split on "\\n" only (a stray "\\r" is removed), so that
     line-aligned files stay aligned even when a sentence holds another
-    Unicode line separator. A UTF-8 byte-order mark is dropped.
+    Unicode line separator; a file without any "\\n" but with "\\r" (old
+    Mac OS line endings) is split on "\\r". A UTF-8 byte-order mark is
+    dropped.
 
     Args:
         path: a local `pathlib.Path` or string. A `.zip` archive must hold
@@ -173,7 +175,10 @@ def read_lines(path):
             f"at byte {error.start})."
         ) from None
     text = text.removeprefix("\ufeff")
-    lines = text.split("\n")
+    # Classic Mac OS files end lines with "\r" alone; without any "\n",
+    # splitting on "\n" would read the whole file as one line.
+    separator = "\r" if "\r" in text and "\n" not in text else "\n"
+    lines = text.split(separator)
     if lines and lines[-1] == "":
         lines.pop()
     return [line.removesuffix("\r") for line in lines]
@@ -473,6 +478,25 @@ def _find_split_files(directory, source_lang, target_lang):
     return found
 
 
+def _check_carved_splits(carved, missing, data, valid_fraction, test_fraction):
+    """Refuses data too small to carve every split it has to carve."""
+    fractions = {"valid": valid_fraction, "test": test_fraction}
+    empty = [
+        split
+        for split in ["train"] + missing
+        if not carved[split] and (split == "train" or fractions[split] > 0)
+    ]
+    if not empty:
+        return
+    sources = sum(len(pairs) for pairs in carved.values())
+    raise ValueError(
+        f"{data} holds {sources} sentence pairs, too few to carve "
+        + " and ".join(f"{split} ({fractions[split]:.0%})" for split in missing)
+        + f" from them: the {' and '.join(empty)} split would be empty. "
+        "Give more pairs, or the missing splits as files (--valid, --test)."
+    )
+
+
 def load_translation_data(
     data=None,
     *,
@@ -625,6 +649,9 @@ def load_translation_data(
         train = carved["train"]
         for split in missing:
             loaded[split] = carved[split]
+        _check_carved_splits(
+            carved, missing, data, valid_fraction, test_fraction
+        )
     if max_examples is not None and len(train) > max_examples:
         kept = sorted(
             random.Random(seed).sample(range(len(train)), max_examples)

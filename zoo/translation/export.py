@@ -7,7 +7,10 @@ server then needs neither `zoo` nor `keras_attention`, only TensorFlow and
 `import tensorflow_text` (which registers the tokenizer's ops).
 """
 
+import os
 import pathlib
+import shutil
+import tempfile
 
 import keras
 
@@ -54,8 +57,10 @@ def export_saved_model(
     Args:
         model: A `zoo.translation.Seq2Seq` model built with its tokenizers
             (as `zoo.translation.training.train_translation` saves them).
-        path: The directory to write the SavedModel to (created, or
-            overwritten).
+        path: The directory to write the SavedModel to: created, or
+            replaced if it holds a SavedModel. The SavedModel is written
+            next to it under a temporary name and renamed into place, so an
+            interrupted export leaves the previous one whole.
         beam_width: 1 for greedy decoding, more for beam search.
         max_length: Longest translation in tokens; defaults to the model's
             `max_decode_length`.
@@ -112,6 +117,8 @@ def export_saved_model(
             f"export. Received: an unbuilt {type(model).__name__}"
         )
 
+    path = _check_export_path(path)
+
     import tensorflow as tf
 
     def translate(texts):
@@ -160,6 +167,58 @@ def export_saved_model(
         translate,
         input_signature=[tf.TensorSpec([None], tf.string, name="texts")],
     )
-    path = pathlib.Path(path)
-    archive.write_out(str(path), verbose=False)
+    staging = pathlib.Path(
+        tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)
+    )
+    try:
+        archive.write_out(str(staging), verbose=False)
+        _replace_directory(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return str(path)
+
+
+def _check_export_path(path):
+    """Refuses a path that is a file, a non-SavedModel folder or read-only."""
+    path = pathlib.Path(path).expanduser().absolute()
+    if path.exists() and not path.is_dir():
+        raise ValueError(
+            "`path` must be a directory to write the SavedModel to. "
+            f"Received: path={str(path)!r}, which is a file"
+        )
+    if (
+        path.is_dir()
+        and any(path.iterdir())
+        and not (path / "saved_model.pb").exists()
+    ):
+        raise ValueError(
+            "`path` holds files that are not a SavedModel; refusing to "
+            f"replace them. Received: path={str(path)!r}"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(
+            f"Cannot create the folder of `path`: {error.strerror}. "
+            f"Received: path={str(path)!r}"
+        ) from None
+    if not os.access(path.parent, os.W_OK):
+        raise ValueError(
+            "`path` is in a folder that is not writable. Received: "
+            f"path={str(path)!r}"
+        )
+    return path
+
+
+def _replace_directory(new, path):
+    """Renames `new` to `path`, replacing what was there as one step."""
+    if not path.exists():
+        new.rename(path)
+        return
+    # Directories cannot be swapped with one rename; the old SavedModel is
+    # moved aside first and deleted only once the new one is in place.
+    old = path.with_name(f".{path.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    path.rename(old)
+    new.rename(path)
+    shutil.rmtree(old, ignore_errors=True)
