@@ -14,7 +14,12 @@ def to_numpy(tensor):
 
 @pytest.fixture(autouse=True)
 def reset_dtype_policy():
-    """Keeps a test that sets a mixed precision policy from leaking it."""
+    """Keeps a test that sets a dtype policy itself from leaking it.
+
+    The layer tests set mixed precision policies directly. Training
+    restores the policy it sets (`tests/zoo/test_trainer.py` checks that
+    before this fixture runs).
+    """
     yield
     keras.config.set_dtype_policy("float32")
 

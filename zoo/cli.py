@@ -1,17 +1,31 @@
 """`keras-attention-zoo`: train, evaluate, use and export zoo models."""
 
 import argparse
-import json
 import sys
 
-# How the printed exact match and BLEU compare texts
-# (`keras_attention.metrics.text_scores`).
-SCORING = "lowercased, sacreBLEU 13a tokenization"
+from zoo.options import add_arguments
+from zoo.options import from_arguments
+from zoo.options import resolve
+from zoo.tasks import get_task
+from zoo.tasks import task_names
+from zoo.trainer import grouped_options
+from zoo.trainer import options_of
+from zoo.trainer import train
+from zoo.translation.options import DATA_OPTIONS
+from zoo.translation.task import SCORING
+from zoo.translation.task import print_attention_correctness
+from zoo.translation.task import print_bleu_by_length
+from zoo.translation.task import print_samples
+
+# The names of the report's printers from when this module printed it.
+_print_attention_correctness = print_attention_correctness
+_print_samples = print_samples
 
 EPILOG = """examples:
   keras-attention-zoo train translation
   keras-attention-zoo train translation --arch luong --data spa-eng.zip \\
       --epochs 10 --logdir runs/spa-eng
+  keras-attention-zoo train translation --help
   keras-attention-zoo evaluate runs/translation/model.keras --data spa-eng.zip
   keras-attention-zoo translate runs/translation/model.keras "9 may 2018"
   keras-attention-zoo export runs/translation/model.keras runs/translation/saved
@@ -26,117 +40,8 @@ def _parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-
-    train = commands.add_parser(
-        "train",
-        help="train a zoo model",
-        description="Trains a zoo model, saves it and evaluates it on the "
-        "test split like `evaluate`: exact match and BLEU on lowercased "
-        "text tokenized with sacreBLEU's 13a tokenizer, for greedy and "
-        "beam-4 decoding, and attention correctness on the embedded dates.",
-    )
-    train.add_argument("task", choices=["translation"])
-    train.add_argument(
-        "--arch", default="luong", choices=["bahdanau", "luong", "transformer"]
-    )
-    train.add_argument(
-        "--data",
-        default=None,
-        help="pairs file (.txt/.zip/.tsv[.gz]), a split directory, a "
-        "parallel-file prefix or a URL; default: the embedded dates",
-    )
-    train.add_argument("--valid", default=None, help="validation file")
-    train.add_argument("--test", default=None, help="test file")
-    train.add_argument(
-        "--source-column",
-        type=int,
-        default=0,
-        help="source column of tab-separated data (Anki files are "
-        "english<TAB>other: use 1 with --target-column 0 for X->English)",
-    )
-    train.add_argument("--target-column", type=int, default=1)
-    train.add_argument(
-        "--source-lang", default=None, help="suffix of line-aligned files"
-    )
-    train.add_argument("--target-lang", default=None)
-    train.add_argument(
-        "--logdir",
-        default="runs/translation",
-        help="checkpoints, TensorBoard logs, model; rerun to resume",
-    )
-    train.add_argument(
-        "--epochs",
-        type=_positive_int,
-        default=None,
-        help="default: 6 on the embedded dates, 10 otherwise",
-    )
-    train.add_argument(
-        "--max-minutes",
-        type=_positive_float,
-        default=None,
-        help=(
-            "training time budget in minutes; the learning rate falls "
-            "linearly to zero over its last 40%%"
-        ),
-    )
-    train.add_argument(
-        "--vocabulary-dir",
-        default=None,
-        help="where learned vocabularies are kept and reused "
-        "(default: LOGDIR/vocabulary)",
-    )
-    train.add_argument("--batch-size", type=_positive_int, default=64)
-    train.add_argument("--vocabulary-size", type=_positive_int, default=4000)
-    train.add_argument("--max-source-length", type=_positive_int, default=None)
-    train.add_argument("--max-target-length", type=_positive_int, default=None)
-    train.add_argument("--max-examples", type=_positive_int, default=None)
-    train.add_argument("--learning-rate", type=float, default=None)
-    train.add_argument("--label-smoothing", type=float, default=0.0)
-    train.add_argument("--patience", type=_positive_int, default=3)
-    train.add_argument("--mixed-precision", action="store_true")
-    train.add_argument(
-        "--no-jit", action="store_true", help="do not compile with XLA"
-    )
-    train.add_argument("--distribute", choices=["mirrored"], default=None)
-    train.add_argument(
-        "--model-args",
-        type=json.loads,
-        default=None,
-        help="JSON overrides of the model, e.g. '{\"units\": 256}'",
-    )
-    train.add_argument("--seed", type=int, default=0)
-
-    evaluate = commands.add_parser(
-        "evaluate",
-        help="exact match and BLEU on the test split (lowercased, "
-        "sacreBLEU 13a tokenization); attention correctness on the dates",
-        description="Prints the exact match and corpus BLEU of the test "
-        "split, both on lowercased text tokenized with sacreBLEU's 13a "
-        "tokenizer ('Wait!' matches 'wait !'), BLEU by source length and, "
-        "for the embedded dates, attention correctness: the attention "
-        "mass each output token of the year, month and day puts on the "
-        "source tokens of its field.",
-    )
-    evaluate.add_argument("model")
-    evaluate.add_argument(
-        "--data", default=None, help="as for train; default: the dates"
-    )
-    evaluate.add_argument("--test", default=None)
-    evaluate.add_argument("--source-column", type=int, default=0)
-    evaluate.add_argument("--target-column", type=int, default=1)
-    evaluate.add_argument("--source-lang", default=None)
-    evaluate.add_argument("--target-lang", default=None)
-    evaluate.add_argument("--beam-width", type=_positive_int, default=4)
-    evaluate.add_argument(
-        "--max-examples",
-        type=_positive_int,
-        default=None,
-        help="as given to train: for the embedded dates the test dates "
-        "follow the training dates, so another value evaluates on other "
-        "dates, possibly ones the model was trained on",
-    )
-    evaluate.add_argument("--seed", type=int, default=0)
-
+    _add_train(commands)
+    _add_evaluate(commands)
     translate = commands.add_parser("translate", help="translate text")
     translate.add_argument("model")
     translate.add_argument(
@@ -160,17 +65,61 @@ def _parser():
     return parser
 
 
+def _add_train(commands):
+    """`train TASK`: one subcommand per registered task, flags declared."""
+    train_command = commands.add_parser(
+        "train",
+        help="train a zoo model",
+        description="Trains the model of a zoo task, saves it and "
+        "evaluates it on the test split; `train TASK --help` lists the "
+        "task's options. Rerunning with the same --logdir resumes.",
+    )
+    tasks = train_command.add_subparsers(
+        dest="task", required=True, metavar="TASK"
+    )
+    for name in task_names():
+        task = get_task(name)
+        summary = task.description.split(". ")[0].rstrip(".")
+        parser = tasks.add_parser(
+            name,
+            help=summary[:1].lower() + summary[1:],
+            description=task.description,
+        )
+        own, shared = grouped_options(task.options)
+        add_arguments(parser.add_argument_group(f"{name} options"), own)
+        add_arguments(parser.add_argument_group("training options"), shared)
+
+
+def _add_evaluate(commands):
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="exact match and BLEU on the test split (lowercased, "
+        "sacreBLEU 13a tokenization); attention correctness on the dates",
+        description="Prints the exact match and corpus BLEU of the test "
+        "split, both on lowercased text tokenized with sacreBLEU's 13a "
+        "tokenizer ('Wait!' matches 'wait !'), BLEU by source length and, "
+        "for the embedded dates, attention correctness: the attention "
+        "mass each output token of the year, month and day puts on the "
+        "source tokens of its field.",
+    )
+    evaluate.add_argument("model")
+    add_arguments(evaluate, DATA_OPTIONS)
+    evaluate.add_argument("--beam-width", type=_positive_int, default=4)
+    evaluate.add_argument(
+        "--max-examples",
+        type=_positive_int,
+        default=None,
+        help="as given to train: for the embedded dates the test dates "
+        "follow the training dates, so another value evaluates on other "
+        "dates, possibly ones the model was trained on",
+    )
+    evaluate.add_argument("--seed", type=int, default=0)
+
+
 def _positive_int(text):
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _positive_float(text):
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
     return value
 
 
@@ -185,104 +134,13 @@ def _load(path):
 
 
 def _train(args):
-    from zoo.translation.training import train_translation
-
-    results = train_translation(
-        args.arch,
-        args.data,
-        valid=args.valid,
-        test=args.test,
-        source_lang=args.source_lang,
-        target_lang=args.target_lang,
-        source_column=args.source_column,
-        target_column=args.target_column,
-        logdir=args.logdir,
-        epochs=args.epochs,
-        max_minutes=args.max_minutes,
-        vocabulary_dir=args.vocabulary_dir,
-        batch_size=args.batch_size,
-        vocabulary_size=args.vocabulary_size,
-        max_source_length=args.max_source_length,
-        max_target_length=args.max_target_length,
-        max_examples=args.max_examples,
-        learning_rate=args.learning_rate,
-        label_smoothing=args.label_smoothing,
-        patience=args.patience,
-        mixed_precision=args.mixed_precision,
-        jit_compile=False if args.no_jit else "auto",
-        distribute=args.distribute,
-        model_arguments=args.model_args,
-        seed=args.seed,
-    )
+    task = get_task(args.task)
+    results = train(args.task, **from_arguments(args, options_of(task)))
     print()
-    print(f"test scores ({SCORING}):")
-    for name in ("greedy", "beam4"):
-        scores = results[name]
-        print(
-            f"test {name}: exact match {scores['exact_match']:.1%}, "
-            f"BLEU {scores['bleu']:.1f}, "
-            f"{scores['sentences_per_second']:.0f} sentences/s"
-        )
-        _print_attention_correctness(scores)
-    _print_bleu_by_length(results["greedy"]["bleu_by_source_length"])
-    print(
-        f"training: {results['train_pairs_per_second']:.0f} pairs/s, "
-        f"{results['epochs']} epochs in {results['fit_seconds']:.0f} s"
-    )
-    _print_samples(results["samples"])
+    task.print_results(results)
     print(f"model saved to {results['model_path']}")
-    print(f"look at the attention with: tensorboard --logdir {args.logdir}")
-
-
-def _print_samples(samples):
-    from zoo.translation.training import score_translations
-
-    print("sample translations (source -> translation):")
-    for sample in samples:
-        line = f"  {sample['source']} -> {sample['hypothesis']}"
-        scores = score_translations(
-            [sample["hypothesis"]], [sample["reference"]]
-        )
-        if not scores["exact_match"]:
-            line += f"  (reference: {sample['reference']})"
-        print(line)
-
-
-def _format_correctness(values):
-    if values["all"] is None:
-        return "n/a (no translation has a field where ISO puts it)"
-
-    def number(value):
-        return "n/a" if value is None else f"{value:.2f}"
-
-    fields = ", ".join(
-        f"{field} {number(value)}"
-        for field, value in values.items()
-        if field != "all"
-    )
-    return f"{number(values['all'])} ({fields})"
-
-
-def _print_attention_correctness(scores):
-    """Prints the dates' attention correctness, per head when there are."""
-    if "attention_correctness" not in scores:
-        return
-    mean = _format_correctness(scores["attention_correctness"])
-    if "attention_correctness_best_head" not in scores:
-        print(f"  attention correctness {mean}")
-        return
-    best = _format_correctness(scores["attention_correctness_best_head"])
-    print(f"  attention correctness, mean over heads: {mean}")
-    print(f"  attention correctness, best head:       {best}")
-
-
-def _print_bleu_by_length(buckets):
     print(
-        "  BLEU by source length in words (sentences): "
-        + ", ".join(
-            f"{bucket['lengths']}: {bucket['bleu']:.1f} ({bucket['sentences']})"
-            for bucket in buckets
-        )
+        f"look at the attention with: tensorboard --logdir {results['logdir']}"
     )
 
 
@@ -294,14 +152,10 @@ def _evaluate(args):
     from zoo.translation.training import translate_pairs
 
     model = _load(args.model)
-    dates = args.data is None
+    data = resolve(DATA_OPTIONS, from_arguments(args, DATA_OPTIONS), "evaluate")
+    dates = data.data is None
     splits = load_translation_data(
-        args.data,
-        test=args.test,
-        source_lang=args.source_lang,
-        target_lang=args.target_lang,
-        source_column=args.source_column,
-        target_column=args.target_column,
+        **vars(data),
         max_examples=args.max_examples,
         seed=args.seed,
         return_alignment=dates,
@@ -320,7 +174,7 @@ def _evaluate(args):
             f"BLEU {scores['bleu']:.1f} ({len(pairs)} sentences)"
         )
         if dates:
-            _print_attention_correctness(
+            print_attention_correctness(
                 date_attention_correctness(
                     model,
                     sources,
@@ -329,7 +183,7 @@ def _evaluate(args):
                     token_ids,
                 )
             )
-        _print_bleu_by_length(
+        print_bleu_by_length(
             bleu_by_source_length(sources, hypotheses, references)
         )
 

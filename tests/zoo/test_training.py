@@ -1,6 +1,9 @@
-"""Training mechanics of `zoo.translation.training`: resume, budget, devices."""
+"""Translation training: optimizers, budget, resume, devices, records.
 
-import itertools
+The trainer itself (options, tasks, `TimeBudget`) is tested with a toy
+task in `test_trainer.py`.
+"""
+
 import json
 import subprocess
 import sys
@@ -16,9 +19,10 @@ from tests.conftest import REPO_ROOT
 pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_text")
 
+from keras_attention.callbacks import AttentionSummary  # noqa: E402
+from zoo import trainer  # noqa: E402
 from zoo.data import load_translation_data  # noqa: E402
 from zoo.translation import training  # noqa: E402
-from zoo.translation.training import TimeBudget  # noqa: E402
 from zoo.translation.training import _learn_or_reuse_tokenizers  # noqa: E402
 from zoo.translation.training import _optimizer  # noqa: E402
 from zoo.translation.training import bleu_by_source_length  # noqa: E402
@@ -147,83 +151,7 @@ def test_given_learning_rate_overrides_every_architecture():
         np.testing.assert_allclose(float(optimizer.learning_rate), 1e-4)
 
 
-class LearningRateLog(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.rates = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.rates.append(float(self.model.optimizer.learning_rate))
-
-
-def test_time_budget_anneals_the_learning_rate_by_the_clock(monkeypatch):
-    # The clock is read at the start of training, then at the start and
-    # the end of every batch: a 60 s budget, annealed over its last 30 s.
-    readings = iter([0.0, 0.0, 0.0, 40.0, 40.0, 55.0, 61.0, 61.0])
-    monkeypatch.setattr(
-        training, "time", type("Clock", (), {"perf_counter": readings.__next__})
-    )
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(keras.optimizers.SGD(0.1), "mse")
-    log = LearningRateLog()
-
-    model.fit(
-        np.ones((10, 2)),
-        np.ones((10, 1)),
-        batch_size=1,
-        epochs=1,
-        callbacks=[TimeBudget(1.0, anneal_fraction=0.5), log],
-        verbose=0,
-    )
-
-    # Full rate until 30 s are left, then rate * seconds_left / 30; the
-    # batch that ends past the deadline is the last.
-    np.testing.assert_allclose(
-        log.rates, [0.1, 0.1 * 20 / 30, 0.1 * 5 / 30], rtol=1e-6
-    )
-
-
-def test_time_budget_stops_when_it_runs_out_during_validation(monkeypatch):
-    # Both batches end within the 60 s budget; the epoch's end (after
-    # validation) is past it.
-    readings = itertools.chain([0.0, 10.0, 20.0], itertools.repeat(70.0))
-    monkeypatch.setattr(
-        training, "time", type("Clock", (), {"perf_counter": readings.__next__})
-    )
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(keras.optimizers.SGD(0.1), "mse")
-
-    history = model.fit(
-        np.ones((4, 2)),
-        np.ones((4, 1)),
-        batch_size=2,
-        epochs=3,
-        validation_data=(np.ones((2, 2)), np.ones((2, 1))),
-        callbacks=[TimeBudget(1.0)],
-        verbose=0,
-    )
-
-    assert len(history.history["loss"]) == 1
-
-
-def test_time_budget_refuses_to_anneal_a_schedule():
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(
-        keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(0.1, 10)),
-        "mse",
-    )
-    with pytest.raises(ValueError, match="anneal_fraction.*schedule"):
-        model.fit(
-            np.ones((2, 2)),
-            np.ones((2, 1)),
-            callbacks=[TimeBudget(1.0, anneal_fraction=0.5)],
-            verbose=0,
-        )
-    with pytest.raises(ValueError, match="Received: anneal_fraction=1.5"):
-        TimeBudget(1.0, anneal_fraction=1.5)
-
-
-class RecordedSummary(training.AttentionSummary):
+class RecordedSummary(AttentionSummary):
     instances = []
 
     def __init__(self, *args, **kwargs):
@@ -232,7 +160,7 @@ class RecordedSummary(training.AttentionSummary):
 
 
 def test_time_budget_stops_after_the_first_batch(tmp_path, monkeypatch):
-    monkeypatch.setattr(training, "AttentionSummary", RecordedSummary)
+    monkeypatch.setattr(trainer, "AttentionSummary", RecordedSummary)
     RecordedSummary.instances.clear()
     results = train_translation(
         logdir=tmp_path / "run",

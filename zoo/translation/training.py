@@ -1,27 +1,30 @@
-"""Training and evaluation of the zoo's translation models."""
+"""Training and evaluation of the zoo's translation models.
+
+`train_translation` trains through the zoo's trainer (`zoo.trainer`) and
+the translation task (`zoo.translation.task`); this module holds what
+they and the command line use: the loss, metric and schedule, the
+decoding and scoring helpers and the vocabulary cache.
+"""
 
 import hashlib
-import json
-import os
-import pathlib
 import random
-import time
-import warnings
 import weakref
 
 import keras
 import numpy as np
 from keras import ops
 
-from keras_attention.callbacks import AttentionSummary
 from keras_attention.metrics import attention_correctness
 from keras_attention.metrics import text_scores
 from zoo.data import date_links
-from zoo.data import load_translation_data
+from zoo.options import document
 from zoo.text import WordPieceTokenizer
-from zoo.text import make_translation_dataset
 from zoo.text import token_alignment
-from zoo.translation import ARCHITECTURES
+from zoo.trainer import TimeBudget  # noqa: F401 (importable here, as before)
+from zoo.trainer import TrainingClock  # noqa: F401
+from zoo.trainer import grouped_options
+from zoo.trainer import train
+from zoo.translation.options import OPTIONS
 
 # Sizes that train the embedded dates to >95% exact match in minutes on a
 # 2-core CPU; real corpora want the larger values the flags allow.
@@ -122,126 +125,6 @@ class TransformerSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return {"model_dim": self.model_dim, "warmup_steps": self.warmup_steps}
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Stops training after the first batch that ends past a time budget.
-
-    Or after the epoch during whose validation the budget ran out. The
-    interrupted epoch still ends normally (validation, checkpoints,
-    summaries), so a benchmark can give every model the same wall time.
-    Optionally the learning rate is annealed towards the deadline: a
-    budget, unlike an epoch count, does not say how many steps are left,
-    so the decay follows the clock. On Tatoeba, annealing over the last 40%
-    of the steps lowered the validation loss of a Luong model from 2.59 to
-    2.39 after 1,500 steps.
-
-    Args:
-        max_minutes: Training time budget in minutes, counted from the
-            start of `fit`.
-        anneal_fraction: During this last fraction of the budget the
-            optimizer's learning rate falls linearly to zero from the rate
-            it had when training began. `0` leaves the rate alone; needs a
-            constant learning rate, not a schedule.
-
-    Example:
-
-    >>> budget = TimeBudget(20, anneal_fraction=0.4)
-    >>> budget.rate_factor(seconds_left=60 * 20)
-    1.0
-    >>> budget.rate_factor(seconds_left=60 * 4)
-    0.5
-    """
-
-    def __init__(self, max_minutes, anneal_fraction=0.0):
-        super().__init__()
-        if not max_minutes or max_minutes <= 0:
-            raise ValueError(
-                "`max_minutes` must be a positive number. "
-                f"Received: max_minutes={max_minutes!r}"
-            )
-        if not 0.0 <= anneal_fraction <= 1.0:
-            raise ValueError(
-                "`anneal_fraction` must be between 0 and 1. "
-                f"Received: anneal_fraction={anneal_fraction!r}"
-            )
-        self.max_minutes = max_minutes
-        self.anneal_fraction = anneal_fraction
-
-    def rate_factor(self, seconds_left):
-        """The learning rate's multiplier with `seconds_left` in the budget."""
-        window = 60.0 * self.max_minutes * self.anneal_fraction
-        if window == 0.0:
-            return 1.0
-        return min(1.0, max(0.0, seconds_left / window))
-
-    def on_train_begin(self, logs=None):
-        self._deadline = time.perf_counter() + 60.0 * self.max_minutes
-        if self.anneal_fraction:
-            optimizer = self.model.optimizer
-            if isinstance(
-                optimizer._learning_rate,
-                keras.optimizers.schedules.LearningRateSchedule,
-            ):
-                raise ValueError(
-                    "`anneal_fraction` needs a constant learning rate; the "
-                    "optimizer has a schedule. Received: "
-                    f"learning_rate={optimizer._learning_rate}"
-                )
-            # Read before `BackupAndRestore` (a later callback) restores a
-            # checkpoint, which may hold an already annealed rate.
-            self._initial_rate = float(optimizer.learning_rate)
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self.anneal_fraction:
-            seconds_left = self._deadline - time.perf_counter()
-            self.model.optimizer.learning_rate = (
-                self._initial_rate * self.rate_factor(seconds_left)
-            )
-
-    def on_train_batch_end(self, batch, logs=None):
-        if time.perf_counter() >= self._deadline:
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        # A deadline passed while validating: Keras would otherwise start
-        # the next epoch and run one batch, then validate again.
-        if time.perf_counter() >= self._deadline:
-            self.model.stop_training = True
-
-
-class TrainingClock(keras.callbacks.Callback):
-    """Counts the pairs trained on and the seconds spent in training steps.
-
-    Time spent validating and in epoch-end callbacks (summaries,
-    checkpoints) is left out, so `pairs / seconds` is the training
-    throughput. A complete epoch counts `num_pairs`; an epoch cut short
-    counts its batches times `batch_size`.
-
-    Args:
-        num_pairs: Training pairs per epoch.
-        batch_size: Pairs per batch.
-    """
-
-    def __init__(self, num_pairs, batch_size):
-        super().__init__()
-        self.num_pairs = num_pairs
-        self.batch_size = batch_size
-        self.pairs = 0
-        self.seconds = 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start = time.perf_counter()
-        self._batches = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._batches += 1
-        self._last_batch_end = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self._batches:
-            self.seconds += self._last_batch_end - self._epoch_start
-            self.pairs += min(self.num_pairs, self._batches * self.batch_size)
 
 
 # Compiled decoders, per model and beam width; weak keys let models go.
@@ -718,96 +601,32 @@ def _heads_first(weights):
     return np.moveaxis(weights, 1, 0) if weights.ndim == 3 else weights
 
 
-def train_translation(
-    arch="luong",
-    data=None,
-    *,
-    valid=None,
-    test=None,
-    source_lang=None,
-    target_lang=None,
-    source_column=0,
-    target_column=1,
-    logdir="runs/translation",
-    epochs=None,
-    max_minutes=None,
-    anneal_fraction=0.4,
-    batch_size=64,
-    vocabulary_size=4000,
-    max_source_length=None,
-    max_target_length=None,
-    learning_rate=None,
-    label_smoothing=0.0,
-    patience=3,
-    max_examples=None,
-    mixed_precision=False,
-    jit_compile="auto",
-    distribute=None,
-    num_summary_samples=3,
-    model_arguments=None,
-    vocabulary_dir=None,
-    callbacks=None,
-    seed=0,
-    verbose=1,
-):
+# The options but `arch` and `data`, which the docstring's "Args" lists.
+_OWN_OPTIONS, _SHARED_OPTIONS = grouped_options(OPTIONS)
+
+
+@document(
+    [option for option in _OWN_OPTIONS if option.name not in ("arch", "data")],
+    _SHARED_OPTIONS,
+)
+def train_translation(arch="luong", data=None, **options):
     """Trains, evaluates and saves a translation model; returns its metrics.
+
+    The Python form of `keras-attention-zoo train translation`:
+    `zoo.trainer.train("translation", arch=arch, data=data, **options)`.
+    The keywords are the command's flags (`--batch-size 32` is
+    `batch_size=32`, `--model-args` is `model_arguments`), checked against
+    the options the translation task (`zoo.translation.options.OPTIONS`)
+    and the trainer (`zoo.trainer.TRAINER_OPTIONS`) declare; they are
+    listed below. The run resumes from the last epoch of an interrupted
+    run with the same `logdir` and restores the dtype policy it set.
 
     Args:
         arch: `"bahdanau"`, `"luong"` or `"transformer"`.
         data: What `zoo.data.load_translation_data` accepts; `None` trains
             on the embedded dates.
-        valid: Optional explicit validation file.
-        test: Optional explicit test file.
-        source_lang: Source file suffix of line-aligned data (`"de"`).
-        target_lang: Target file suffix of line-aligned data (`"en"`).
-        source_column: Source column of tab-separated data; the Anki files
-            are `english<TAB>other`, so `source_column=1, target_column=0`
-            translates into English.
-        target_column: Target column of tab-separated data.
-        logdir: Where checkpoints, TensorBoard logs, the model and the
-            evaluation land. Rerunning with the same `logdir` resumes an
-            interrupted run from its last epoch.
-        epochs: Maximum number of epochs (early stopping may end sooner);
-            `None` gives 6 on the embedded dates and 10 otherwise.
-        max_minutes: Optional training time budget: training stops after
-            the first batch that ends past it (the epoch is cut short,
-            validated and checkpointed).
-        anneal_fraction: With `max_minutes`, the last fraction of the
-            budget over which the learning rate falls linearly to zero
-            (`TimeBudget`); `learning_rate` must then be a constant.
-        batch_size: Sentence pairs per batch.
-        vocabulary_size: WordPiece vocabulary size of each language.
-        max_source_length: Source tokens kept (longer inputs are truncated);
-            `None` gives 24 on the embedded dates and 40 otherwise.
-        max_target_length: Target tokens kept, and the decoding limit;
-            `None` gives 14 on the embedded dates and 40 otherwise.
-        learning_rate: Adam learning rate; `None` uses 3e-3 for RNNs; for
-            the Transformer, Adam's settings of Vaswani et al. and their
-            warm-up schedule (over two epochs, 400 to 4,000 steps), or a
-            constant 5e-4 under a time budget.
-        label_smoothing: Label smoothing of the loss.
-        patience: Early-stopping patience in epochs (on validation loss).
-        max_examples: Cap on the number of training pairs read.
-        mixed_precision: Whether to train under `mixed_float16`
-            (`mixed_bfloat16` on CPU, which has no fast float16).
-        jit_compile: Passed to `model.compile`.
-        distribute: `None` or `"mirrored"` (`tf.distribute.MirroredStrategy`
-            over all visible devices).
-        num_summary_samples: Validation sentences whose attention is drawn
-            in TensorBoard each epoch: a spread of short to long sources
-            (`length_spread`), the same in every run with the same `seed`.
-            For the dates they carry their reference alignment, so
-            TensorBoard also shows attention correctness and outlines the
-            reference cells.
-        model_arguments: Overrides of the architecture's constructor
-            arguments.
-        vocabulary_dir: Where the learned vocabularies are kept (default
-            `logdir/vocabulary`). Learning one takes minutes on a large
-            corpus, so a later run with the same data and vocabulary
-            settings (a resumed run, another architecture) reuses them.
-        callbacks: Extra Keras callbacks for `model.fit`.
-        seed: Seed of the data split, shuffling and initialization.
-        verbose: Keras progress bar verbosity.
+        **options: The other options, listed below; `None` or left out
+            means the default.
 
     Returns:
         A dict with the test metrics of greedy and beam-4 decoding (exact
@@ -818,223 +637,18 @@ def train_translation(
         per second, decoded sentences per second, five sample translations
         spread over the source lengths and the paths written. The same
         dict is written to `logdir/evaluation.json`.
+
+    Raises:
+        ValueError: For an unknown option or an invalid value, naming it.
+
+    Example:
+
+    ```python
+    results = train_translation("luong", logdir="runs/dates", epochs=2)
+    print(results["greedy"]["exact_match"])
+    ```
     """
-    if arch not in ARCHITECTURES:
-        raise ValueError(
-            f"`arch` must be one of {sorted(ARCHITECTURES)}. "
-            f"Received: arch={arch}"
-        )
-    dates = data is None
-    epochs = epochs or (6 if dates else 10)
-    max_source_length = max_source_length or (24 if dates else 40)
-    max_target_length = max_target_length or (14 if dates else 40)
-    keras.utils.set_random_seed(seed)
-    logdir = pathlib.Path(logdir)
-    logdir.mkdir(parents=True, exist_ok=True)
-    splits = load_translation_data(
-        data,
-        valid=valid,
-        test=test,
-        source_lang=source_lang,
-        target_lang=target_lang,
-        source_column=source_column,
-        target_column=target_column,
-        max_examples=max_examples,
-        seed=seed,
-        return_alignment=dates,
-    )
-    alignments = {}
-    if dates:
-        # The dates' splits share no source, so sources are keys. Only
-        # validation (summaries) and test (evaluation) dates need them.
-        alignments = {
-            source: alignment
-            for split in ("valid", "test")
-            for source, _, alignment in splits[split]
-        }
-        splits = {
-            name: [(source, target) for source, target, _ in pairs]
-            for name, pairs in splits.items()
-        }
-    train_pairs, valid_pairs = splits["train"], splits["valid"]
-    source_tokenizer, target_tokenizer = _learn_or_reuse_tokenizers(
-        train_pairs,
-        pathlib.Path(vocabulary_dir or logdir / "vocabulary"),
-        vocabulary_size,
-        max_source_length,
-        verbose,
-    )
-    bucket_boundaries = length_buckets(max_source_length, max_target_length)
-    train_data = make_translation_dataset(
-        train_pairs,
-        source_tokenizer,
-        target_tokenizer,
-        batch_size,
-        max_source_length,
-        max_target_length,
-        seed=seed,
-        bucket_boundaries=bucket_boundaries,
-    )
-    valid_data = make_translation_dataset(
-        valid_pairs,
-        source_tokenizer,
-        target_tokenizer,
-        batch_size,
-        max_source_length,
-        max_target_length,
-        shuffle=False,
-        bucket_boundaries=bucket_boundaries,
-    )
-    if mixed_precision:
-        keras.mixed_precision.set_dtype_policy(
-            "mixed_bfloat16" if _cpu_only() else "mixed_float16"
-        )
-    arguments = dict(DEFAULT_MODEL_ARGUMENTS[arch])
-    arguments.update(model_arguments or {})
-
-    def build_and_compile():
-        model = ARCHITECTURES[arch](
-            source_tokenizer.vocabulary_size,
-            target_tokenizer.vocabulary_size,
-            source_tokenizer=source_tokenizer,
-            target_tokenizer=target_tokenizer,
-            max_decode_length=max_target_length,
-            **arguments,
-        )
-        model.compile(
-            optimizer=_optimizer(
-                arch,
-                arguments,
-                learning_rate,
-                len(train_pairs),
-                batch_size,
-                time_budget=max_minutes is not None,
-            ),
-            loss=MaskedSparseCrossentropy(label_smoothing),
-            metrics=[masked_accuracy],
-            jit_compile=jit_compile,
-        )
-        (source_ids, target_ids), _ = next(iter(valid_data.take(1)))
-        model((source_ids[:1], target_ids[:1]))
-        return model
-
-    if distribute == "mirrored":
-        import tensorflow as tf
-
-        with tf.distribute.MirroredStrategy().scope():
-            model = build_and_compile()
-    elif distribute is None:
-        model = build_and_compile()
-    else:
-        raise ValueError(
-            "`distribute` must be None or 'mirrored'. "
-            f"Received: distribute={distribute}"
-        )
-
-    summary_pairs = [
-        valid_pairs[index]
-        for index in length_spread(
-            [source for source, _ in valid_pairs], num_summary_samples, seed
-        )
-    ]
-
-    def summary_links(source, hypothesis):
-        if source not in alignments:
-            return None
-        return list(date_links(alignments[source], hypothesis).values())
-
-    clock = TrainingClock(len(train_pairs), batch_size)
-    time_budget = []
-    if max_minutes is not None:
-        time_budget = [TimeBudget(max_minutes, anneal_fraction)]
-    callbacks = [
-        clock,
-        *time_budget,
-        keras.callbacks.BackupAndRestore(str(logdir / "backup")),
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=patience, restore_best_weights=True
-        ),
-        keras.callbacks.TensorBoard(str(logdir)),
-        AttentionSummary(
-            attention_decode_fn(model, links=summary_links),
-            [source for source, _ in summary_pairs],
-            str(logdir),
-            references=[target for _, target in summary_pairs],
-            metric="exact_match" if dates else "bleu",
-        ),
-        *(callbacks or []),
-    ]
-    fit_start = time.perf_counter()
-    with warnings.catch_warnings():
-        # Bucketed datasets have no known length: Keras counts the batches
-        # of the first epoch and warns that the input "ran out of data".
-        warnings.filterwarnings("ignore", message="Your input ran out of data")
-        history = model.fit(
-            train_data,
-            validation_data=valid_data,
-            epochs=epochs,
-            callbacks=callbacks,
-            # The dataset reshuffles itself every epoch.
-            shuffle=False,
-            verbose=verbose,
-        )
-    fit_seconds = time.perf_counter() - fit_start
-    trained_epochs = len(history.history.get("loss", []))
-    model_path = logdir / "model.keras"
-    model.save(model_path)
-
-    test_pairs = splits["test"]
-    sources = [source for source, _ in test_pairs]
-    references = [target for _, target in test_pairs]
-    results = {"arch": arch}
-    for name, beam_width in (("greedy", 1), ("beam4", 4)):
-        # The first call compiles; time a second one.
-        translate_pairs(model, test_pairs[:batch_size], beam_width=beam_width)
-        start = time.perf_counter()
-        hypotheses, attention, token_ids = translate_pairs(
-            model, test_pairs, beam_width=beam_width
-        )
-        decode_seconds = time.perf_counter() - start
-        results[name] = {
-            **score_translations(hypotheses, references),
-            "bleu_by_source_length": bleu_by_source_length(
-                sources, hypotheses, references
-            ),
-            "sentences_per_second": len(test_pairs) / decode_seconds,
-        }
-        if dates:
-            results[name].update(
-                date_attention_correctness(
-                    model,
-                    sources,
-                    [alignments[source] for source in sources],
-                    attention,
-                    token_ids,
-                )
-            )
-        if name == "greedy":
-            greedy = hypotheses
-    results.update(
-        {
-            "train_pairs_per_second": clock.pairs / clock.seconds,
-            "train_pairs": clock.pairs,
-            "train_seconds": clock.seconds,
-            "fit_seconds": fit_seconds,
-            "epochs": trained_epochs,
-            "model_path": str(model_path),
-            "logdir": str(logdir),
-            "samples": [
-                {
-                    "source": sources[index],
-                    "reference": references[index],
-                    "hypothesis": greedy[index],
-                }
-                for index in length_spread(sources, 5, seed)
-            ],
-        }
-    )
-    (logdir / "evaluation.json").write_text(json.dumps(results, indent=2))
-    return results
+    return train("translation", arch=arch, data=data, **options)
 
 
 def _optimizer(
@@ -1113,11 +727,3 @@ def _learn_or_reuse_tokenizers(
             partial.replace(path)
         tokenizers.append(tokenizer)
     return tokenizers
-
-
-def _cpu_only():
-    import tensorflow as tf
-
-    return not tf.config.list_physical_devices("GPU") and not os.environ.get(
-        "CUDA_VISIBLE_DEVICES"
-    )
