@@ -13,6 +13,27 @@ downloaded once into the Keras cache with `keras.utils.get_file`):
 * **A directory of fixed splits**: ``train``, ``valid`` (or ``val``/``dev``)
   and ``test`` (or ``test_2016_flickr``) files of either layout.
 
+What `load_translation_data` reads as `data`:
+
+* `None`: the embedded date-normalisation dataset
+  (`zoo.data.dates.load_dates`), generated with `seed`; needs no file.
+* a **directory** holding `train`, `valid`/`val`/`dev` and
+  `test`/`test_2016_flickr` files: the fixed splits. Without languages
+  these are tab-separated (`train.tsv.gz`, `valid.tsv`, `test.tsv`, ...);
+  with `source_lang`/`target_lang` they are line-aligned files
+  (`train.de.gz` + `train.en.gz`, ...). A missing valid or test file is
+  carved from the training data as below.
+* a **tab-separated file** (`.txt`, `.tsv`, either `.gz`, or an Anki
+  `.zip`), local or URL: split with `seed` into train/valid/test by
+  `valid_fraction`/`test_fraction`, no source sentence crossing splits.
+* a **prefix** with `source_lang`/`target_lang`: `path/train` with
+  `source_lang="de", target_lang="en"` reads `path/train.de[.gz]` and
+  `path/train.en[.gz]`; split like a single file.
+* a **pair** `(source_path, target_path)` of line-aligned files.
+
+`valid` and `test` take the same forms (not directories) to give those
+splits explicitly; given ones are used as they are.
+
 `load_translation_data` is the one entry point for command-line tools; the
 other functions are its building blocks. Every function returns
 `(source, target)` string tuples, and every malformed input raises one
@@ -416,9 +437,7 @@ def _find_parallel_file(prefix, language):
     return found
 
 
-def _load_one(
-    spec, *, source_lang, target_lang, source_column, target_column, cache_dir
-):
+def _load_one(spec, *, source_lang, target_lang, source_column, target_column):
     """Loads one split given as a file, a URL, a prefix or a file pair."""
     if isinstance(spec, (tuple, list)):
         if len(spec) != 2:
@@ -426,7 +445,7 @@ def _load_one(
                 "A pair of line-aligned files must be given as "
                 f"(source_path, target_path). Received: {spec!r}"
             )
-        return load_parallel_files(spec[0], spec[1], cache_dir=cache_dir)
+        return load_parallel_files(spec[0], spec[1])
     if source_lang is not None:
         if _is_url(spec):
             raise ValueError(
@@ -436,13 +455,11 @@ def _load_one(
         return load_parallel_files(
             _find_parallel_file(spec, source_lang),
             _find_parallel_file(spec, target_lang),
-            cache_dir=cache_dir,
         )
     return load_tab_separated(
         spec,
         source_column=source_column,
         target_column=target_column,
-        cache_dir=cache_dir,
     )
 
 
@@ -478,6 +495,84 @@ def _find_split_files(directory, source_lang, target_lang):
     return found
 
 
+def _load_dates(valid, test, max_examples, seed, return_alignment):
+    if valid is not None or test is not None:
+        raise ValueError(
+            "`valid` and `test` need `data`; the embedded dates dataset "
+            f"makes its own splits. Received: valid={valid!r}, "
+            f"test={test!r}"
+        )
+    sizes = {} if max_examples is None else {"num_train": max_examples}
+    return dates.load_dates(
+        **sizes, seed=seed, return_alignment=return_alignment
+    )
+
+
+def _check_languages(source_lang, target_lang):
+    if (source_lang is None) != (target_lang is None):
+        raise ValueError(
+            "`source_lang` and `target_lang` must be given together. "
+            f"Received: source_lang={source_lang!r}, "
+            f"target_lang={target_lang!r}"
+        )
+    if source_lang is not None and source_lang == target_lang:
+        raise ValueError(
+            "`source_lang` and `target_lang` must differ. Received: "
+            f"source_lang={source_lang!r}, target_lang={target_lang!r}"
+        )
+
+
+def _load_given_splits(data, explicit, load, source_lang, target_lang):
+    """Loads the training split and the valid/test splits that are given.
+
+    Returns the training pairs and a dict of the loaded valid/test splits
+    (explicit ones first, then a directory's own files).
+    """
+    explicit = dict(explicit)
+    if (
+        not isinstance(data, (tuple, list))
+        and not _is_url(data)
+        and pathlib.Path(data).expanduser().is_dir()
+    ):
+        directory = pathlib.Path(data).expanduser()
+        split_files = _find_split_files(directory, source_lang, target_lang)
+        train = load(split_files["train"])
+        for split in ("valid", "test"):
+            if explicit[split] is None and split in split_files:
+                explicit[split] = split_files[split]
+    else:
+        train = load(data)
+    loaded = {
+        split: load(spec)
+        for split, spec in explicit.items()
+        if spec is not None
+    }
+    return train, loaded
+
+
+def _carve_missing_splits(
+    train, loaded, data, valid_fraction, test_fraction, seed
+):
+    """Carves the valid/test splits not in `loaded` from `train`.
+
+    Adds them to `loaded` and returns what remains for training.
+    """
+    missing = [split for split in ("valid", "test") if split not in loaded]
+    if not missing:
+        return train
+    fractions = {"valid": valid_fraction, "test": test_fraction}
+    carved = split_pairs(
+        train,
+        valid_fraction=valid_fraction if "valid" in missing else 0.0,
+        test_fraction=test_fraction if "test" in missing else 0.0,
+        seed=seed,
+    )
+    for split in missing:
+        loaded[split] = carved[split]
+    _check_carved_splits(carved, missing, data, *fractions.values())
+    return carved["train"]
+
+
 def _check_carved_splits(carved, missing, data, valid_fraction, test_fraction):
     """Refuses data too small to carve every split it has to carve."""
     fractions = {"valid": valid_fraction, "test": test_fraction}
@@ -510,34 +605,16 @@ def load_translation_data(
     test_fraction=0.1,
     max_examples=None,
     seed=0,
-    cache_dir=None,
     return_alignment=False,
 ):
     """Loads train/valid/test sentence pairs from any supported source.
 
-    What `data` may be:
-
-    * `None`: the embedded date-normalisation dataset
-      (`zoo.data.dates.load_dates`), generated with `seed`; needs no file.
-    * a **directory** holding `train`, `valid`/`val`/`dev` and
-      `test`/`test_2016_flickr` files: the fixed splits. Without languages
-      these are tab-separated (`train.tsv.gz`, `valid.tsv`, `test.tsv`, ...);
-      with `source_lang`/`target_lang` they are line-aligned files
-      (`train.de.gz` + `train.en.gz`, ...). A missing valid or test file is
-      carved from the training data as below.
-    * a **tab-separated file** (`.txt`, `.tsv`, either `.gz`, or an Anki
-      `.zip`), local or URL: split with `seed` into train/valid/test by
-      `valid_fraction`/`test_fraction`, no source sentence crossing splits.
-    * a **prefix** with `source_lang`/`target_lang`: `path/train` with
-      `source_lang="de", target_lang="en"` reads `path/train.de[.gz]` and
-      `path/train.en[.gz]`; split like a single file.
-    * a **pair** `(source_path, target_path)` of line-aligned files.
-
-    `valid` and `test` take the same forms (not directories) to give those
-    splits explicitly; given ones are used as they are.
+    `data` and the splits take the forms listed in this module's
+    docstring ("What `load_translation_data` reads").
 
     Args:
-        data: the training data, as described above.
+        data: the training data: `None` (the dates), a directory, a file, a
+            URL, a prefix or a pair of files.
         valid: explicit validation data, or `None` to use the directory's
             file or carve it from `data`.
         test: explicit test data, or `None` likewise.
@@ -555,7 +632,6 @@ def load_translation_data(
             (seeded) subset of at most this many pairs; valid and test are
             kept whole. For the dates, the number of training pairs.
         seed: integer seed for the dates, the split and the subset.
-        cache_dir: download cache for URLs; `None` for Keras' default.
         return_alignment: for the embedded dates only (`data=None`): each
             split holds `(source, target, alignment)` tuples, the alignment
             giving the character spans of the source's fields
@@ -581,33 +657,14 @@ def load_translation_data(
     [100, 1000, 1000]
     """
     _check_max_examples(max_examples)
-    if (source_lang is None) != (target_lang is None):
-        raise ValueError(
-            "`source_lang` and `target_lang` must be given together. "
-            f"Received: source_lang={source_lang!r}, "
-            f"target_lang={target_lang!r}"
-        )
-    if source_lang is not None and source_lang == target_lang:
-        raise ValueError(
-            "`source_lang` and `target_lang` must differ. Received: "
-            f"source_lang={source_lang!r}, target_lang={target_lang!r}"
-        )
+    _check_languages(source_lang, target_lang)
     if return_alignment and data is not None:
         raise ValueError(
             "`return_alignment` is only available for the embedded dates "
             f"(data=None). Received: data={data!r}"
         )
     if data is None:
-        if valid is not None or test is not None:
-            raise ValueError(
-                "`valid` and `test` need `data`; the embedded dates dataset "
-                f"makes its own splits. Received: valid={valid!r}, "
-                f"test={test!r}"
-            )
-        sizes = {} if max_examples is None else {"num_train": max_examples}
-        return dates.load_dates(
-            **sizes, seed=seed, return_alignment=return_alignment
-        )
+        return _load_dates(valid, test, max_examples, seed, return_alignment)
 
     def load(spec):
         return _load_one(
@@ -616,42 +673,14 @@ def load_translation_data(
             target_lang=target_lang,
             source_column=source_column,
             target_column=target_column,
-            cache_dir=cache_dir,
         )
 
-    explicit = {"valid": valid, "test": test}
-    if (
-        not isinstance(data, (tuple, list))
-        and not _is_url(data)
-        and pathlib.Path(data).expanduser().is_dir()
-    ):
-        directory = pathlib.Path(data).expanduser()
-        split_files = _find_split_files(directory, source_lang, target_lang)
-        train = load(split_files["train"])
-        for split in ("valid", "test"):
-            if explicit[split] is None and split in split_files:
-                explicit[split] = split_files[split]
-    else:
-        train = load(data)
-    loaded = {
-        split: load(spec)
-        for split, spec in explicit.items()
-        if spec is not None
-    }
-    missing = [split for split in ("valid", "test") if split not in loaded]
-    if missing:
-        carved = split_pairs(
-            train,
-            valid_fraction=valid_fraction if "valid" in missing else 0.0,
-            test_fraction=test_fraction if "test" in missing else 0.0,
-            seed=seed,
-        )
-        train = carved["train"]
-        for split in missing:
-            loaded[split] = carved[split]
-        _check_carved_splits(
-            carved, missing, data, valid_fraction, test_fraction
-        )
+    train, loaded = _load_given_splits(
+        data, {"valid": valid, "test": test}, load, source_lang, target_lang
+    )
+    train = _carve_missing_splits(
+        train, loaded, data, valid_fraction, test_fraction, seed
+    )
     if max_examples is not None and len(train) > max_examples:
         kept = sorted(
             random.Random(seed).sample(range(len(train)), max_examples)

@@ -500,33 +500,14 @@ class WordPieceTokenizer(keras.layers.Layer):
         transformed = tf.strings.regex_replace(
             transformed, r"\p{Cc}|\p{Cf}", " "
         )
-        character_splits = characters.row_splits.numpy()
-        character_bytes = tf.strings.length(characters.flat_values).numpy()
-        transformed_bytes = tf.strings.length(transformed).numpy()
-        normalized_starts = np.zeros_like(split_starts)
-        normalized_ends = np.zeros_like(split_ends)
-        for row in range(len(token_splits) - 1):
-            tokens = slice(token_splits[row], token_splits[row + 1])
-            row_characters = slice(
-                character_splits[row], character_splits[row + 1]
-            )
-            split_positions = np.cumsum([0, *transformed_bytes[row_characters]])
-            normalized_positions = np.cumsum(
-                [0, *character_bytes[row_characters]]
-            )
-            first = np.searchsorted(
-                split_positions, split_starts[tokens], side="right"
-            )
-            last = np.searchsorted(
-                split_positions, split_ends[tokens], side="left"
-            )
-            num_characters = len(normalized_positions) - 1
-            normalized_starts[tokens] = normalized_positions[
-                np.clip(first - 1, 0, num_characters)
-            ]
-            normalized_ends[tokens] = normalized_positions[
-                np.minimum(last, num_characters)
-            ]
+        normalized_starts, normalized_ends = _split_to_normalized_offsets(
+            split_starts,
+            split_ends,
+            token_splits,
+            characters.row_splits.numpy(),
+            tf.strings.length(characters.flat_values).numpy(),
+            tf.strings.length(transformed).numpy(),
+        )
         if offsets_map is not None:
             normalized_starts = _find_source_offsets(
                 offsets_map, normalized_starts, token_splits
@@ -534,23 +515,13 @@ class WordPieceTokenizer(keras.layers.Layer):
             normalized_ends = _find_source_offsets(
                 offsets_map, normalized_ends, token_splits
             )
-        # Bytes of the input to characters of the input.
-        flat_ids = ids.flat_values.numpy()
-        token_ids, starts, ends = [], [], []
-        for row, text in enumerate(strings.numpy().tolist()):
-            tokens = slice(token_splits[row], token_splits[row + 1])
-            is_lead = (np.frombuffer(text, np.uint8) & 0xC0) != 0x80
-            character_of_byte = np.concatenate([[0], np.cumsum(is_lead)])
-            row_starts = character_of_byte[normalized_starts[tokens]]
-            row_ends = character_of_byte[normalized_ends[tokens]]
-            # A token from part of a character the normalization expanded
-            # ("f" of "ﬁ") maps to an empty span at the character's end:
-            # it spans the whole character instead.
-            inside = (row_starts >= row_ends) & (row_ends > 0)
-            row_starts = np.where(inside, row_ends - 1, row_starts)
-            token_ids.append(flat_ids[tokens].tolist())
-            starts.append(row_starts.tolist())
-            ends.append(row_ends.tolist())
+        token_ids, starts, ends = _character_spans(
+            strings.numpy().tolist(),
+            ids.flat_values.numpy(),
+            token_splits,
+            normalized_starts,
+            normalized_ends,
+        )
         if is_scalar:
             return token_ids[0], starts[0], ends[0]
         return token_ids, starts, ends
@@ -816,3 +787,58 @@ class WordPieceTokenizer(keras.layers.Layer):
             }
         )
         return config
+
+
+def _split_to_normalized_offsets(
+    split_starts,
+    split_ends,
+    token_splits,
+    character_splits,
+    character_bytes,
+    transformed_bytes,
+):
+    """Maps byte offsets of the split text to the normalized text.
+
+    Each character of the normalized text became, lowered and with control
+    characters replaced, `transformed_bytes` bytes of the split text;
+    cumulative sums per row map token offsets back.
+    """
+    normalized_starts = np.zeros_like(split_starts)
+    normalized_ends = np.zeros_like(split_ends)
+    for row in range(len(token_splits) - 1):
+        tokens = slice(token_splits[row], token_splits[row + 1])
+        row_characters = slice(character_splits[row], character_splits[row + 1])
+        split_positions = np.cumsum([0, *transformed_bytes[row_characters]])
+        normalized_positions = np.cumsum([0, *character_bytes[row_characters]])
+        first = np.searchsorted(
+            split_positions, split_starts[tokens], side="right"
+        )
+        last = np.searchsorted(split_positions, split_ends[tokens], side="left")
+        num_characters = len(normalized_positions) - 1
+        normalized_starts[tokens] = normalized_positions[
+            np.clip(first - 1, 0, num_characters)
+        ]
+        normalized_ends[tokens] = normalized_positions[
+            np.minimum(last, num_characters)
+        ]
+    return normalized_starts, normalized_ends
+
+
+def _character_spans(texts, flat_ids, token_splits, byte_starts, byte_ends):
+    """Per row: the ids and the character spans from byte offsets."""
+    token_ids, starts, ends = [], [], []
+    for row, text in enumerate(texts):
+        tokens = slice(token_splits[row], token_splits[row + 1])
+        is_lead = (np.frombuffer(text, np.uint8) & 0xC0) != 0x80
+        character_of_byte = np.concatenate([[0], np.cumsum(is_lead)])
+        row_starts = character_of_byte[byte_starts[tokens]]
+        row_ends = character_of_byte[byte_ends[tokens]]
+        # A token from part of a character the normalization expanded
+        # ("f" of "ﬁ") maps to an empty span at the character's end: it
+        # spans the whole character instead.
+        inside = (row_starts >= row_ends) & (row_ends > 0)
+        row_starts = np.where(inside, row_ends - 1, row_starts)
+        token_ids.append(flat_ids[tokens].tolist())
+        starts.append(row_starts.tolist())
+        ends.append(row_ends.tolist())
+    return token_ids, starts, ends

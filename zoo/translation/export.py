@@ -82,6 +82,49 @@ def export_saved_model(
     >>> translate(tf.constant(["9 may 2018"]))["translation"]  # doctest: +SKIP
     <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'2018-05-09'], ...)>
     """
+    _check_backend()
+    _check_model(model)
+    beam_width = _check_positive_int("beam_width", beam_width)
+    if max_length is not None:
+        max_length = _check_positive_int("max_length", max_length)
+    source_length = _source_length(model, source_length)
+    path = _check_export_path(path)
+
+    import tensorflow as tf
+
+    translate = _translate_function(
+        model, beam_width, max_length, source_length
+    )
+
+    archive = keras.export.ExportArchive()
+    # `archive.track(model)` would also walk the model for lookup tables,
+    # tracing its default Keras signature (teacher forcing on float inputs)
+    # on the way; the model holds no such table, so only its variables are
+    # recorded, under the names `track` gives them.
+    archive.add_variable_collection("variables", model.variables)
+    archive.add_variable_collection(
+        "trainable_variables", model.trainable_variables
+    )
+    archive.add_variable_collection(
+        "non_trainable_variables", model.non_trainable_variables
+    )
+    archive.add_endpoint(
+        ENDPOINT_NAME,
+        translate,
+        input_signature=[tf.TensorSpec([None], tf.string, name="texts")],
+    )
+    staging = pathlib.Path(
+        tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)
+    )
+    try:
+        archive.write_out(str(staging), verbose=False)
+        _replace_directory(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return str(path)
+
+
+def _check_backend():
     backend = keras.backend.backend()
     if backend != "tensorflow":
         raise ValueError(
@@ -89,6 +132,9 @@ def export_saved_model(
             "tokenizers and the SavedModel are TensorFlow). Set "
             f"KERAS_BACKEND=tensorflow. Received: backend={backend}"
         )
+
+
+def _check_model(model):
     source_tokenizer = getattr(model, "source_tokenizer", None)
     target_tokenizer = getattr(model, "target_tokenizer", None)
     if source_tokenizer is None or target_tokenizer is None:
@@ -99,11 +145,11 @@ def export_saved_model(
             f"{type(source_tokenizer).__name__}, target_tokenizer="
             f"{type(target_tokenizer).__name__}"
         )
-    beam_width = _check_positive_int("beam_width", beam_width)
-    if max_length is not None:
-        max_length = _check_positive_int("max_length", max_length)
+
+
+def _source_length(model, source_length):
     if source_length is None:
-        source_length = source_tokenizer.sequence_length
+        source_length = model.source_tokenizer.sequence_length
         if source_length is None:
             raise ValueError(
                 "`source_length` must be given when the source tokenizer "
@@ -116,10 +162,15 @@ def export_saved_model(
             "`model` must be built (trained, loaded, or called once) before "
             f"export. Received: an unbuilt {type(model).__name__}"
         )
+    return source_length
 
-    path = _check_export_path(path)
 
+def _translate_function(model, beam_width, max_length, source_length):
+    """The exported function: raw strings in, translations out."""
     import tensorflow as tf
+
+    source_tokenizer = model.source_tokenizer
+    target_tokenizer = model.target_tokenizer
 
     def translate(texts):
         num_texts = tf.shape(texts)[0]
@@ -150,32 +201,7 @@ def export_saved_model(
             outputs["attention"] = results["attention"]
         return {name: value[:num_texts] for name, value in outputs.items()}
 
-    archive = keras.export.ExportArchive()
-    # `archive.track(model)` would also walk the model for lookup tables,
-    # tracing its default Keras signature (teacher forcing on float inputs)
-    # on the way; the model holds no such table, so only its variables are
-    # recorded, under the names `track` gives them.
-    archive.add_variable_collection("variables", model.variables)
-    archive.add_variable_collection(
-        "trainable_variables", model.trainable_variables
-    )
-    archive.add_variable_collection(
-        "non_trainable_variables", model.non_trainable_variables
-    )
-    archive.add_endpoint(
-        ENDPOINT_NAME,
-        translate,
-        input_signature=[tf.TensorSpec([None], tf.string, name="texts")],
-    )
-    staging = pathlib.Path(
-        tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)
-    )
-    try:
-        archive.write_out(str(staging), verbose=False)
-        _replace_directory(staging, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return str(path)
+    return translate
 
 
 def _check_export_path(path):
