@@ -363,7 +363,7 @@ def benchmark_decoding(batch, dim, steps, num_heads, repeats):
                 step_input,
                 step_input,
                 cache=cache,
-                cache_update_index=index,
+                query_start_index=index,
                 use_causal_mask=True,
             )
             return cache, write_step(outputs, index, step_output)

@@ -1,8 +1,8 @@
-"""Shared validation and loop helpers for the decoders.
+"""Validation and buffer helpers shared by the decoding loop and strategies.
 
-All decoders run their first step outside the loop: it reveals the static
-shapes of the logits, the state and the attention, which size the fixed
-buffers that make the loop compile under XLA.
+The loop runs its first step outside `keras.ops.while_loop`: it reveals the
+static shapes of the logits, the state and the attention, which size the
+fixed buffers that make the loop compile under XLA.
 """
 
 import numbers
@@ -215,9 +215,33 @@ def mask_rows(condition, values):
     return ops.where(condition, values, ops.zeros_like(values))
 
 
+def _history_step_axis(rank):
+    # Just before the last (source) axis; a per-step attention of rank 1,
+    # `[n]`, gets its steps last.
+    return max(1, rank - 2)
+
+
 def history_buffer(attention, rows, max_length):
-    """A zero float32 buffer `[rows, max_length, ...]` for attention."""
-    return ops.zeros([rows, max_length] + list(attention.shape[1:]), "float32")
+    """A zero float32 buffer for the attention of every step.
+
+    The steps go just before the last (source) axis, so per-step weights
+    `[n, T_src]` give `[rows, max_length, T_src]` and multi-head weights
+    `[n, heads, T_src]` give `[rows, heads, max_length, T_src]`, the layout
+    of the attention layers' own weights.
+    """
+    shape = [rows] + list(attention.shape[1:])
+    shape.insert(_history_step_axis(len(shape) + 1), max_length)
+    return ops.zeros(shape, "float32")
+
+
+def write_history(history, step, attention):
+    """Writes one step's `attention` `[n, ...]` into `history`."""
+    axis = _history_step_axis(len(history.shape))
+    start_indices = [0] * len(history.shape)
+    start_indices[axis] = step
+    return ops.slice_update(
+        history, start_indices, ops.expand_dims(attention, axis)
+    )
 
 
 def run_first_step(
@@ -252,82 +276,3 @@ def run_first_step(
     check_token_ids(vocabulary_size, start_ids, end_id, pad_id)
     check_attention(attention, batch_size)
     return batch_size, vocabulary_size, (logits, state, attention)
-
-
-def decode_single_path(
-    step_fn,
-    initial_state,
-    start_ids,
-    end_id,
-    max_length,
-    pad_id,
-    vocabulary_size,
-    choose_tokens,
-):
-    """Decodes one hypothesis per batch entry (greedy search, sampling).
-
-    Args:
-        choose_tokens: callable `(log_probs, step) -> token_ids` that picks
-            the next int32 token `[batch]` from float32 log-probabilities
-            `[batch, vocab]` at the (possibly symbolic) int `step`.
-
-    The other arguments are those of `greedy_search`, already validated
-    except for the checks that need the first step's outputs.
-
-    Returns:
-        The dict documented in `greedy_search`.
-    """
-    batch_size, vocabulary_size, (logits, state, attention) = run_first_step(
-        step_fn, initial_state, start_ids, end_id, pad_id, vocabulary_size
-    )
-    results = {
-        "sequences": ops.full([batch_size, max_length], pad_id, "int32"),
-        "lengths": ops.zeros([batch_size], "int32"),
-        "scores": ops.zeros([batch_size], "float32"),
-        "finished": ops.zeros([batch_size], "bool"),
-    }
-    if attention is not None:
-        results["attention"] = history_buffer(attention, batch_size, max_length)
-
-    def advance(step, logits, attention, results):
-        log_probs = log_softmax_float32(logits)
-        live = ops.logical_not(results["finished"])
-        tokens = ops.where(live, choose_tokens(log_probs, step), pad_id)
-        tokens = ops.cast(tokens, "int32")
-        token_log_probs = ops.take_along_axis(
-            log_probs, ops.expand_dims(tokens, 1), axis=1
-        )[:, 0]
-        updated = {
-            "sequences": write_step(results["sequences"], step, tokens),
-            "lengths": results["lengths"] + ops.cast(live, "int32"),
-            "scores": results["scores"] + ops.where(live, token_log_probs, 0.0),
-            "finished": ops.logical_or(
-                results["finished"], ops.equal(tokens, end_id)
-            ),
-        }
-        if "attention" in results:
-            attention = mask_rows(live, ops.cast(attention, "float32"))
-            updated["attention"] = write_step(
-                results["attention"], step, attention
-            )
-        return tokens, updated
-
-    token_ids, results = advance(0, logits, attention, results)
-
-    def cond(step, token_ids, state, results):
-        return ops.logical_and(
-            ops.less(step, max_length),
-            ops.logical_not(ops.all(results["finished"])),
-        )
-
-    def body(step, token_ids, state, results):
-        logits, state, attention = split_step_outputs(step_fn(token_ids, state))
-        token_ids, results = advance(step, logits, attention, results)
-        return step + 1, token_ids, state, results
-
-    first_loop_step = ops.convert_to_tensor(1, "int32")
-    *_, results = ops.while_loop(
-        cond, body, (first_loop_step, token_ids, state, results)
-    )
-    results.pop("finished")
-    return results

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_attention.decoding import _decode_loop
 from keras_attention.decoding import _loop_utils
 
 
@@ -104,110 +105,64 @@ def beam_search(
 ):
     """Decodes with beam search, ranked by the GNMT penalized score.
 
-    Each batch entry keeps `beam_width` hypotheses. At every step each live
-    hypothesis is extended by every token, each finished one only by
-    `pad_id` at zero cost (so it keeps its score and its final length),
-    and the `beam_width` best candidates by score survive, with
-
-        s(Y, X) = log P(Y | X) / lp(Y) + cp(X; Y)
-        lp(Y) = ((5 + |Y|) / (5 + 1)) ** length_penalty
-        cp(X; Y) = coverage_penalty * sum_i log(min(sum_j p_ij, 1))
-
-    where `|Y|` counts the generated tokens including the end token and
-    `p_ij` is the attention of target step `j` on source position `i`
-    (steps after the end token do not count; source positions that never
-    get attention are taken as padding and skipped, see
-    `coverage_penalty_value`). Scores are computed in float32 whatever the
-    dtype of the logits. The same score ranks the
-    returned hypotheses; after `max_length` steps unfinished hypotheses are
-    ranked alongside the finished ones. At the first step only beam 0 is
-    live, so no duplicate hypotheses are returned. The step function's
-    state is tiled to `batch * beam_width` and reordered by the beams'
-    parents with `keras.ops.take` at every step, as are the token and
-    attention histories.
-
-    The decoder runs under `keras.ops.while_loop` with fixed-shape
-    buffers, so it compiles with XLA (`jax.jit`,
-    `tf.function(jit_compile=True)`); it stops early once every hypothesis
-    is finished.
+    Each batch entry keeps the `beam_width` best hypotheses by
+    `s(Y, X) = log P(Y | X) / lp(Y) + cp(X; Y)` (float32), with `lp` of
+    `length_penalty_factor` and `cp` of `coverage_penalty_value` (`|Y|`
+    counts the end token; later steps add no attention). A finished
+    hypothesis is extended only by `pad_id`, for free; at the first step
+    only beam 0 is live, so no duplicates are returned; after `max_length`
+    steps unfinished hypotheses are ranked with the finished ones. The
+    state is tiled to `batch * beam_width` rows and reordered by the beams'
+    parents with `keras.ops.take` at every step. The loop is that of
+    `greedy_search` (it compiles with XLA and stops once all are finished).
 
     Args:
         step_fn: callable `(token_ids, state) -> (logits, state)` or
-            `(token_ids, state) -> (logits, state, attention)`.
-            `token_ids` is int32 `[n]` (the previous token of each
-            hypothesis), `state` a nested structure of tensors with leading
-            dimension `n`, `logits` unnormalized `[n, vocab]` and
-            `attention` an optional fixed-shape tensor per step, e.g.
-            `[n, source_length]` or `[n, heads, source_length]`. `n` is
-            `batch` at the first call and `batch * beam_width` afterwards,
-            hypotheses of one batch entry being contiguous.
-        initial_state: nested structure of tensors with leading dimension
-            `batch`, passed to the first call of `step_fn`.
-        start_ids: integer tensor `[batch]`, the first input token of each
-            sequence.
-        end_id: int in `[0, vocab)`, the token id that finishes a
-            hypothesis.
+            `(token_ids, state) -> (logits, state, attention)`, as in
+            `greedy_search`, on `batch` rows at the first call and
+            `batch * beam_width` (a batch entry's beams contiguous) after.
+        initial_state: nested structure of tensors leading with `batch`.
+        start_ids: integer tensor `[batch]`, the first input tokens.
+        end_id: int in `[0, vocab)`, the token that finishes a hypothesis.
         max_length: int >= 1, the maximum number of generated tokens.
-        beam_width: int >= 1, the number of hypotheses kept per batch
-            entry. 1 is greedy search.
-        num_results: int in `[1, beam_width]`, the number of best
-            hypotheses returned per batch entry.
+        beam_width: int >= 1, hypotheses kept per batch entry (1 is greedy).
+        num_results: int in `[1, beam_width]`, hypotheses returned per
+            batch entry.
         length_penalty: float >= 0, the GNMT `alpha`; 0 ranks by the raw
             log-probability, larger values favor longer hypotheses.
         coverage_penalty: float >= 0, the GNMT `beta`; requires `step_fn`
-            to return attention (summed over all its non-batch axes, e.g.
-            source positions and heads).
-        pad_id: int in `[0, vocab)`, the token id written after the end
-            token.
-        vocabulary_size: optional int; when given it must equal the last
-            dimension of the logits. Inferred from the logits otherwise.
+            to return attention (summed over its non-batch axes).
+        pad_id: int in `[0, vocab)`, the token written after the end token.
+        vocabulary_size: optional int, the last dimension of the logits.
 
     Returns:
-        A dict, best hypothesis first along axis 1, with
-        - `"sequences"`: int32 `[batch, num_results, max_length]`, the
-          generated tokens padded with `pad_id`.
-        - `"scores"`: float32 `[batch, num_results]`, the penalized scores
-          `s(Y, X)` used for ranking.
-        - `"log_probs"`: float32 `[batch, num_results]`, the summed
-          log-probabilities `log P(Y | X)`.
-        - `"lengths"`: int32 `[batch, num_results]`, including the end
-          token.
-        - `"attention"` (only when `step_fn` returns attention): float32
-          `[batch, num_results, max_length, ...]`, the attention of the
-          returned hypotheses, zero after the end token.
-        A result whose score is `-inf` is not a real hypothesis (there
-        were fewer distinct hypotheses than `num_results`).
+        A dict, best hypothesis first along axis 1: `"sequences"` int32
+        `[batch, num_results, max_length]`, `"scores"` (`s(Y, X)`) and
+        `"log_probs"` float32 `[batch, num_results]`, `"lengths"` int32
+        `[batch, num_results]` (end token included) and, when `step_fn`
+        returns attention, `"attention"` float32 in the layout of
+        `greedy_search` behind `[batch, num_results]`, zero after the end
+        token. A result scored `-inf` is not a real hypothesis (there were
+        fewer distinct hypotheses than `num_results`).
 
     Example:
 
     >>> import numpy as np
     >>> from keras import ops
-    >>> # Bigram model over {0: pad/start, 1: end, 2, 3}. Greedy search
-    >>> # takes 3 (0.58) then 2 (0.40) then the end (0.97): p = 0.225,
-    >>> # but 2 (0.40) then the end (0.97) is more probable: p = 0.388.
-    >>> table = ops.convert_to_tensor(
-    ...     np.log([
-    ...         [0.01, 0.01, 0.40, 0.58],
-    ...         [0.25, 0.25, 0.25, 0.25],
-    ...         [0.01, 0.97, 0.01, 0.01],
-    ...         [0.01, 0.30, 0.40, 0.29],
-    ...     ]),
-    ...     "float32",
-    ... )
+    >>> # Bigram model over {0: pad/start, 1: end, 2, 3}: greedy takes 3
+    >>> # then 2 then the end (p = 0.225); 2 then the end has p = 0.388.
+    >>> table = ops.convert_to_tensor(np.log([
+    ...     [0.01, 0.01, 0.40, 0.58], [0.25, 0.25, 0.25, 0.25],
+    ...     [0.01, 0.97, 0.01, 0.01], [0.01, 0.30, 0.40, 0.29],
+    ... ]), "float32")
     >>> def step_fn(token_ids, state):
     ...     return ops.take(table, token_ids, axis=0), state
     >>> outputs = beam_search(
-    ...     step_fn,
-    ...     initial_state=ops.zeros([1, 1]),
-    ...     start_ids=ops.zeros([1], "int32"),
-    ...     end_id=1,
-    ...     max_length=4,
-    ...     beam_width=2,
+    ...     step_fn, ops.zeros([1, 1]), ops.zeros([1], "int32"),
+    ...     end_id=1, max_length=4, beam_width=2,
     ... )
     >>> ops.convert_to_numpy(outputs["sequences"]).tolist()
     [[[2, 1, 0, 0]]]
-    >>> round(float(ops.convert_to_numpy(outputs["log_probs"])[0, 0]), 3)
-    -0.947
 
     References:
         - [Wu et al., 2016. Google's Neural Machine Translation System](
@@ -218,174 +173,190 @@ def beam_search(
             end_id, pad_id, max_length, vocabulary_size
         )
     )
-    beam_width, num_results, length_penalty, coverage_penalty = (
-        _validate_arguments(
+    strategy = _BeamSearchStrategy(
+        *_validate_arguments(
             beam_width, num_results, length_penalty, coverage_penalty
-        )
-    )
-    # All beams of a batch entry share the first step, so it runs on the
-    # untiled batch and its outputs are tiled.
-    batch_size, vocabulary_size, (logits, state, attention) = (
-        _loop_utils.run_first_step(
-            step_fn, initial_state, start_ids, end_id, pad_id, vocabulary_size
-        )
-    )
-    if coverage_penalty > 0.0 and attention is None:
-        raise ValueError(
-            "`coverage_penalty` > 0 requires `step_fn` to return "
-            "`(logits, state, attention)`. Received: coverage_penalty="
-            f"{coverage_penalty} and a `step_fn` that returns no attention"
-        )
-
-    def tile(tensor):
-        return ops.repeat(tensor, beam_width, axis=0)
-
-    logits = tile(logits)
-    state = keras.tree.map_structure(tile, state)
-    if attention is not None:
-        attention = tile(attention)
-
-    num_hypotheses = batch_size * beam_width
-    only_first_beam_live = ops.where(
-        ops.equal(ops.arange(beam_width), 0), 0.0, float("-inf")
-    )
-    beams = {
-        "log_probs": ops.tile(
-            ops.expand_dims(only_first_beam_live, 0), [batch_size, 1]
         ),
-        "scores": ops.zeros([batch_size, beam_width], "float32"),
-        "finished": ops.zeros([batch_size, beam_width], "bool"),
-        "lengths": ops.zeros([batch_size, beam_width], "int32"),
-        "sequences": ops.full([num_hypotheses, max_length], pad_id, "int32"),
-    }
-    if attention is not None:
-        beams["attention"] = _loop_utils.history_buffer(
-            attention, num_hypotheses, max_length
-        )
-    if coverage_penalty > 0.0:
-        beams["coverage"] = ops.zeros(
-            [num_hypotheses] + list(attention.shape[1:]), "float32"
-        )
-
-    pad_only = ops.where(
-        ops.equal(ops.arange(vocabulary_size), pad_id), 0.0, float("-inf")
+        end_id,
+        pad_id,
     )
-    beam_offsets = ops.expand_dims(
-        ops.arange(batch_size, dtype="int32") * beam_width, 1
+    return _decode_loop.decode(
+        step_fn,
+        initial_state,
+        start_ids,
+        end_id,
+        max_length,
+        pad_id,
+        vocabulary_size,
+        strategy,
     )
 
-    def advance(step, logits, attention, beams):
-        """Extends every hypothesis and keeps the `beam_width` best."""
-        step_log_probs = ops.reshape(
-            _loop_utils.log_softmax_float32(logits),
-            [batch_size, beam_width, vocabulary_size],
+
+class _BeamSearchStrategy(_decode_loop.DecodingStrategy):
+    """The `DecodingStrategy` of `beam_search` (whose arguments it takes).
+
+    Its carry holds, per batch entry and beam, the summed log-probabilities,
+    the ranking scores, the lengths and whether the hypothesis finished,
+    plus the token history `[batch * beam_width, max_length]` and, with a
+    coverage penalty, the attention summed over the steps.
+    """
+
+    def __init__(
+        self,
+        beam_width,
+        num_results,
+        length_penalty,
+        coverage_penalty,
+        end_id,
+        pad_id,
+    ):
+        self.beam_width = beam_width
+        self.num_results = num_results
+        self.length_penalty = length_penalty
+        self.coverage_penalty = coverage_penalty
+        self.end_id = end_id
+        self.pad_id = pad_id
+
+    def start(
+        self,
+        batch_size,
+        vocabulary_size,
+        max_length,
+        log_probs,
+        state,
+        attention,
+    ):
+        if self.coverage_penalty > 0.0 and attention is None:
+            raise ValueError(
+                "`coverage_penalty` > 0 requires `step_fn` to return "
+                "`(logits, state, attention)`. Received: coverage_penalty="
+                f"{self.coverage_penalty} and a `step_fn` that returns no "
+                "attention"
+            )
+        self.batch_size = batch_size
+        self.vocabulary_size = vocabulary_size
+        beams = self.beam_width
+        # All beams of a batch entry share the first step, so it ran on the
+        # untiled batch and its outputs are tiled.
+        log_probs, state = keras.tree.map_structure(
+            lambda tensor: ops.repeat(tensor, beams, axis=0), (log_probs, state)
         )
-        finished = beams["finished"]
-        live = ops.logical_not(finished)
-        candidate_log_probs = ops.where(
-            ops.expand_dims(finished, 2), pad_only, step_log_probs
-        )
-        total_log_probs = (
-            ops.expand_dims(beams["log_probs"], 2) + candidate_log_probs
-        )
-        lengths = beams["lengths"] + ops.cast(live, "int32")
-        penalty = length_penalty_factor(lengths, length_penalty)
-        scores = total_log_probs / ops.expand_dims(penalty, 2)
-        flat_live = ops.reshape(live, [num_hypotheses])
         if attention is not None:
-            attention = _loop_utils.mask_rows(
-                flat_live, ops.cast(attention, "float32")
-            )
-        if "coverage" in beams:
-            coverage = beams["coverage"] + attention
-            coverage_scores = coverage_penalty_value(coverage, coverage_penalty)
-            scores = scores + ops.reshape(
-                coverage_scores, [batch_size, beam_width, 1]
-            )
-
-        flat_scores = ops.reshape(
-            scores, [batch_size, beam_width * vocabulary_size]
+            attention = ops.repeat(attention, beams, axis=0)
+        only_first_beam_live = ops.where(
+            ops.equal(ops.arange(beams), 0), 0.0, float("-inf")
         )
-        top_scores, top_indices = ops.top_k(flat_scores, beam_width)
-        top_indices = ops.cast(top_indices, "int32")
-        parents = top_indices // vocabulary_size
-        tokens = top_indices % vocabulary_size
-        parent_rows = ops.reshape(parents + beam_offsets, [num_hypotheses])
+        carry = {
+            "log_probs": ops.tile(
+                ops.expand_dims(only_first_beam_live, 0), [batch_size, 1]
+            ),
+            "scores": ops.zeros([batch_size, beams], "float32"),
+            "finished": ops.zeros([batch_size, beams], "bool"),
+            "lengths": ops.zeros([batch_size, beams], "int32"),
+            "sequences": ops.full(
+                [batch_size * beams, max_length], self.pad_id, "int32"
+            ),
+        }
+        if self.coverage_penalty > 0.0:
+            carry["coverage"] = ops.zeros(
+                [batch_size * beams] + list(attention.shape[1:]), "float32"
+            )
+        return log_probs, state, attention, carry
 
-        parent_finished = ops.take_along_axis(finished, parents, axis=1)
+    def live_rows(self, carry):
+        return ops.reshape(ops.logical_not(carry["finished"]), [-1])
+
+    def _scores(self, log_probs, attention, carry):
+        """Candidate `(total log-probs, scores, lengths, coverage)`."""
+        shape = [self.batch_size, self.beam_width, self.vocabulary_size]
+        finished = carry["finished"]
+        # A finished hypothesis can only be extended by `pad_id`, for free.
+        pad_only = ops.where(
+            ops.equal(ops.arange(self.vocabulary_size), self.pad_id),
+            0.0,
+            float("-inf"),
+        )
+        candidates = ops.where(
+            ops.expand_dims(finished, 2),
+            pad_only,
+            ops.reshape(log_probs, shape),
+        )
+        total = ops.expand_dims(carry["log_probs"], 2) + candidates
+        lengths = carry["lengths"] + ops.cast(
+            ops.logical_not(finished), "int32"
+        )
+        penalty = length_penalty_factor(lengths, self.length_penalty)
+        scores = total / ops.expand_dims(penalty, 2)
+        coverage = None
+        if "coverage" in carry:
+            coverage = carry["coverage"] + attention
+            coverage_scores = coverage_penalty_value(
+                coverage, self.coverage_penalty
+            )
+            scores = scores + ops.reshape(coverage_scores, shape[:2] + [1])
+        return total, scores, lengths, coverage
+
+    def advance(self, step, log_probs, attention, carry):
+        total, scores, lengths, coverage = self._scores(
+            log_probs, attention, carry
+        )
+        flat = [self.batch_size, self.beam_width * self.vocabulary_size]
+        top_scores, top_indices = ops.top_k(
+            ops.reshape(scores, flat), self.beam_width
+        )
+        top_indices = ops.cast(top_indices, "int32")
+        parents = top_indices // self.vocabulary_size
+        tokens = top_indices % self.vocabulary_size
+        beam_offsets = ops.expand_dims(
+            ops.arange(self.batch_size, dtype="int32") * self.beam_width, 1
+        )
+        parent_rows = ops.reshape(parents + beam_offsets, [-1])
+        parent_finished = ops.take_along_axis(
+            carry["finished"], parents, axis=1
+        )
         # Only matters for -inf candidates chosen when fewer than
         # `beam_width` finite ones exist: finished stays padded.
-        tokens = ops.where(parent_finished, pad_id, tokens)
-        flat_tokens = ops.reshape(tokens, [num_hypotheses])
+        tokens = ops.where(parent_finished, self.pad_id, tokens)
+        flat_tokens = ops.reshape(tokens, [-1])
         updated = {
             "log_probs": ops.take_along_axis(
-                ops.reshape(
-                    total_log_probs,
-                    [batch_size, beam_width * vocabulary_size],
-                ),
-                top_indices,
-                axis=1,
+                ops.reshape(total, flat), top_indices, axis=1
             ),
             "scores": top_scores,
             "finished": ops.logical_or(
-                parent_finished, ops.equal(tokens, end_id)
+                parent_finished, ops.equal(tokens, self.end_id)
             ),
             "lengths": ops.take_along_axis(lengths, parents, axis=1),
             "sequences": _loop_utils.write_step(
-                ops.take(beams["sequences"], parent_rows, axis=0),
+                ops.take(carry["sequences"], parent_rows, axis=0),
                 step,
                 flat_tokens,
             ),
         }
-        if "attention" in beams:
-            updated["attention"] = _loop_utils.write_step(
-                ops.take(beams["attention"], parent_rows, axis=0),
-                step,
-                ops.take(attention, parent_rows, axis=0),
-            )
-        if "coverage" in beams:
+        if coverage is not None:
             updated["coverage"] = ops.take(coverage, parent_rows, axis=0)
         return flat_tokens, parent_rows, updated
 
-    def reorder(state, parent_rows):
-        return keras.tree.map_structure(
-            lambda tensor: ops.take(tensor, parent_rows, axis=0), state
-        )
-
-    token_ids, parent_rows, beams = advance(0, logits, attention, beams)
-    state = reorder(state, parent_rows)
-
-    def cond(step, token_ids, state, beams):
+    def done(self, carry):
         # Beams at -inf (fewer distinct hypotheses than beams) never end.
-        done = ops.logical_or(beams["finished"], ops.isinf(beams["log_probs"]))
-        return ops.logical_and(
-            ops.less(step, max_length), ops.logical_not(ops.all(done))
+        return ops.all(
+            ops.logical_or(carry["finished"], ops.isinf(carry["log_probs"]))
         )
 
-    def body(step, token_ids, state, beams):
-        logits, state, attention = _loop_utils.split_step_outputs(
-            step_fn(token_ids, state)
-        )
-        token_ids, parent_rows, beams = advance(step, logits, attention, beams)
-        return step + 1, token_ids, reorder(state, parent_rows), beams
+    def results(self, carry, attention_history):
+        def best(tensor):
+            tensor = ops.reshape(
+                tensor,
+                [self.batch_size, self.beam_width] + list(tensor.shape[1:]),
+            )
+            return tensor[:, : self.num_results]
 
-    first_loop_step = ops.convert_to_tensor(1, "int32")
-    *_, beams = ops.while_loop(
-        cond, body, (first_loop_step, token_ids, state, beams)
-    )
-
-    def best(tensor):
-        tensor = ops.reshape(
-            tensor, [batch_size, beam_width] + list(tensor.shape[1:])
-        )
-        return tensor[:, :num_results]
-
-    outputs = {
-        "sequences": best(beams["sequences"]),
-        "scores": beams["scores"][:, :num_results],
-        "log_probs": beams["log_probs"][:, :num_results],
-        "lengths": beams["lengths"][:, :num_results],
-    }
-    if "attention" in beams:
-        outputs["attention"] = best(beams["attention"])
-    return outputs
+        results = {
+            "sequences": best(carry["sequences"]),
+            "scores": carry["scores"][:, : self.num_results],
+            "log_probs": carry["log_probs"][:, : self.num_results],
+            "lengths": carry["lengths"][:, : self.num_results],
+        }
+        if attention_history is not None:
+            results["attention"] = best(attention_history)
+        return results

@@ -2,6 +2,7 @@
 
 from keras import ops
 
+from keras_attention.decoding import _decode_loop
 from keras_attention.decoding import _loop_utils
 
 
@@ -29,7 +30,8 @@ def greedy_search(
             nested structure of tensors whose leading dimension is the
             batch, `logits` unnormalized `[batch, vocab]` scores of the
             next token and `attention` an optional fixed-shape tensor per
-            step, e.g. `[batch, source_length]`. The state must keep its
+            step, e.g. `[batch, source_length]` or, heads first,
+            `[batch, heads, source_length]`. The state must keep its
             structure and shapes from step to step. For finished sequences
             the decoder still calls `step_fn` (with `pad_id`) and ignores
             the outputs.
@@ -53,9 +55,12 @@ def greedy_search(
           including the end token.
         - `"scores"`: float32 `[batch]`, the sum of the log-probabilities
           of the generated tokens.
-        - `"attention"` (only when `step_fn` returns attention): float32
-          `[batch, max_length, ...]`, the attention of every step, zero
-          after the end token.
+        - `"attention"` (only when `step_fn` returns attention): float32,
+          the attention of every step, zero after the end token, with the
+          steps just before the last (source) axis: `[batch, max_length,
+          source_length]`, or `[batch, heads, max_length, source_length]`
+          for per-step `[batch, heads, source_length]` (the layout of the
+          attention layers' weights).
 
     Example:
 
@@ -89,7 +94,7 @@ def greedy_search(
     def choose_most_probable(log_probs, step):
         return ops.cast(ops.argmax(log_probs, axis=-1), "int32")
 
-    return _loop_utils.decode_single_path(
+    return _decode_loop.decode(
         step_fn,
         initial_state,
         start_ids,
@@ -97,5 +102,5 @@ def greedy_search(
         max_length,
         pad_id,
         vocabulary_size,
-        choose_most_probable,
+        _decode_loop.SinglePathStrategy(choose_most_probable, end_id, pad_id),
     )

@@ -5,17 +5,49 @@ import numbers
 import keras
 from keras import ops
 
+from keras_attention.decoding import _decode_loop
 from keras_attention.decoding import _loop_utils
 
 
-def _check_seed(seed):
+def _check_sampling_arguments(temperature, top_k, seed):
+    """Validates `temperature`, `top_k` and `seed`; returns them."""
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, numbers.Real)
+        or not temperature > 0
+    ):
+        raise ValueError(
+            f"`temperature` must be a number > 0. "
+            f"Received: temperature={temperature!r}"
+        )
+    if top_k is not None:
+        top_k = _loop_utils.check_integer("top_k", top_k, minimum=1)
     is_int = isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
-    if seed is None or is_int or isinstance(seed, keras.random.SeedGenerator):
-        return seed
-    raise ValueError(
-        "`seed` must be None, an int or a `keras.random.SeedGenerator`. "
-        f"Received: seed={seed!r}"
-    )
+    if not (
+        seed is None or is_int or isinstance(seed, keras.random.SeedGenerator)
+    ):
+        raise ValueError(
+            "`seed` must be None, an int or a `keras.random.SeedGenerator`. "
+            f"Received: seed={seed!r}"
+        )
+    return float(temperature), top_k, seed
+
+
+def _token_sampler(noise, temperature, top_k):
+    """The `choose_tokens` of sampling, from the noise `[max_length, batch]`."""
+
+    def choose_sampled(log_probs, step):
+        uniform = ops.take(noise, step, axis=0)
+        scaled = log_probs / temperature
+        vocabulary = log_probs.shape[-1]
+        if top_k is None or top_k >= vocabulary:
+            return ops.cast(_inverse_cdf_sample(scaled, uniform), "int32")
+        top_values, top_ids = ops.top_k(scaled, top_k)
+        rank = _inverse_cdf_sample(top_values, uniform)
+        tokens = ops.take_along_axis(top_ids, ops.expand_dims(rank, 1), 1)
+        return ops.cast(tokens[:, 0], "int32")
+
+    return choose_sampled
 
 
 def _inverse_cdf_sample(log_weights, uniform):
@@ -64,10 +96,8 @@ def random_sampling(
             `greedy_search`.
         initial_state: nested structure of tensors with leading dimension
             `batch`, passed to the first call of `step_fn`.
-        start_ids: integer tensor `[batch]`, the first input token of each
-            sequence.
-        end_id: int in `[0, vocab)`, the token id that finishes a
-            sequence.
+        start_ids: integer tensor `[batch]`, the first input tokens.
+        end_id: int in `[0, vocab)`, the token that finishes a sequence.
         max_length: int >= 1, the maximum number of generated tokens.
         temperature: float > 0. Below 1 sharpens the distribution (towards
             greedy search), above 1 flattens it.
@@ -83,13 +113,11 @@ def random_sampling(
             dimension of the logits. Inferred from the logits otherwise.
 
     Returns:
-        A dict with `"sequences"` int32 `[batch, max_length]`, `"lengths"`
-        int32 `[batch]` (including the end token), `"scores"` float32
-        `[batch]` and, when `step_fn` returns attention, `"attention"`
-        float32 `[batch, max_length, ...]`. The scores are the summed
-        log-probabilities under the model's own distribution, i.e. before
-        temperature and top-k, so that samples can be compared or
-        reranked.
+        The dict of `greedy_search` (`"sequences"`, `"lengths"`, `"scores"`
+        and, when `step_fn` returns attention, `"attention"` in its
+        layout). The scores are the summed log-probabilities under the
+        model's own distribution, i.e. before temperature and top-k, so
+        that samples can be compared or reranked.
 
     Example:
 
@@ -102,14 +130,8 @@ def random_sampling(
     >>> def step_fn(token_ids, state):
     ...     return ops.take(table, token_ids, axis=0), state
     >>> outputs = random_sampling(
-    ...     step_fn,
-    ...     initial_state=ops.zeros([8, 1]),
-    ...     start_ids=ops.zeros([8], "int32"),
-    ...     end_id=2,
-    ...     max_length=5,
-    ...     temperature=0.7,
-    ...     top_k=2,
-    ...     seed=42,
+    ...     step_fn, ops.zeros([8, 1]), ops.zeros([8], "int32"), end_id=2,
+    ...     max_length=5, temperature=0.7, top_k=2, seed=42,
     ... )
     >>> tuple(outputs["sequences"].shape)
     (8, 5)
@@ -123,36 +145,14 @@ def random_sampling(
             end_id, pad_id, max_length, vocabulary_size
         )
     )
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, numbers.Real)
-        or not temperature > 0
-    ):
-        raise ValueError(
-            f"`temperature` must be a number > 0. "
-            f"Received: temperature={temperature!r}"
-        )
-    temperature = float(temperature)
-    if top_k is not None:
-        top_k = _loop_utils.check_integer("top_k", top_k, minimum=1)
-    seed = _check_seed(seed)
-
+    temperature, top_k, seed = _check_sampling_arguments(
+        temperature, top_k, seed
+    )
     start_ids = _loop_utils.prepare_start_ids(start_ids)
     batch_size = _loop_utils.batch_size_of(start_ids)
     noise = keras.random.uniform([max_length, batch_size], seed=seed)
-
-    def choose_sampled(log_probs, step):
-        uniform = ops.take(noise, step, axis=0)
-        scaled = log_probs / temperature
-        vocabulary = log_probs.shape[-1]
-        if top_k is None or top_k >= vocabulary:
-            return ops.cast(_inverse_cdf_sample(scaled, uniform), "int32")
-        top_values, top_ids = ops.top_k(scaled, top_k)
-        rank = _inverse_cdf_sample(top_values, uniform)
-        tokens = ops.take_along_axis(top_ids, ops.expand_dims(rank, 1), 1)
-        return ops.cast(tokens[:, 0], "int32")
-
-    return _loop_utils.decode_single_path(
+    choose_sampled = _token_sampler(noise, temperature, top_k)
+    return _decode_loop.decode(
         step_fn,
         initial_state,
         start_ids,
@@ -160,5 +160,5 @@ def random_sampling(
         max_length,
         pad_id,
         vocabulary_size,
-        choose_sampled,
+        _decode_loop.SinglePathStrategy(choose_sampled, end_id, pad_id),
     )

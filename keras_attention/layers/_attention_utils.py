@@ -133,6 +133,21 @@ def check_mask(mask, name, expected_shape):
         )
 
 
+def sequence_shape(shape):
+    """`[batch, dim]` (one decoder step) -> `[batch, 1, dim]`."""
+    shape = tuple(shape)
+    return (shape[0], 1, shape[1]) if len(shape) == 2 else shape
+
+
+def check_query_rank(query):
+    """Checks that `query` is one step `[batch, dim]` or `[batch, Tq, dim]`."""
+    if len(query.shape) not in (2, 3):
+        raise ValueError(
+            "`query` must have rank 2 ([batch, dim], one decoder step) or "
+            f"3 ([batch, Tq, dim]). Received: query.shape={query.shape}"
+        )
+
+
 def expand_single_step(query, query_mask):
     """Turns a `[batch, dim]` decoder step into a `[batch, 1, dim]` query."""
     if len(query.shape) == 3:

@@ -7,8 +7,6 @@ from keras import tree
 # `backend.rnn` is the loop Keras's own RNN layers run on, for every backend.
 from keras.src import backend as keras_backend
 
-from keras_attention.layers.base_attention import BaseAttention
-
 STYLES = ("luong", "bahdanau")
 
 
@@ -92,8 +90,9 @@ class AttentionRNN(keras.layers.Layer):
     Returns:
         A tuple `(outputs, attention, final_state)`: outputs
         `[batch, T_dec, output_size]`, attention weights
-        `[batch, T_dec, T_enc]` (`[batch, T_dec, heads, T_enc]` for
-        multi-head attention) and the final cell state.
+        `[batch, T_dec, T_enc]` (heads first, `[batch, heads, T_dec, T_enc]`,
+        for multi-head attention, as the layer itself returns them) and the
+        final cell state.
 
     Example:
 
@@ -213,20 +212,34 @@ class AttentionRNN(keras.layers.Layer):
     @property
     def output_size(self):
         """Size of the last axis of the outputs."""
-        return self._output_size(self._memory_dim)
+        return self._output_size(self._memory_shape)
 
-    def _output_size(self, memory_dim):
+    def _output_size(self, memory_shape):
         if self.style == "luong":
             return self.attentional_units or self._cell_units
-        return self._cell_units + memory_dim
+        return self._cell_units + self._step_attention_spec(memory_shape)[0]
+
+    def _step_attention_spec(self, memory_shape):
+        """`(context_dim, head_axes)` of the attention of one step.
+
+        Taken from the attention layer's own output spec, so any layer of
+        the library (one head or several) fits without knowing its type.
+        """
+        context, weights = self.attention.compute_output_spec(
+            keras.KerasTensor((None, self._cell_units)),
+            keras.KerasTensor(tuple(memory_shape)),
+            return_attention_scores=True,
+        )
+        return context.shape[-1], tuple(weights.shape[1:-1])
 
     def build(self, inputs_shape, memory_shape, memory_mask_shape=None):
         inputs_shape = tuple(inputs_shape)
         memory_shape = tuple(memory_shape)
-        self._memory_dim = memory_shape[-1]
+        self._memory_shape = memory_shape
+        context_dim = self._step_attention_spec(memory_shape)[0]
         feature_dim = inputs_shape[-1]
         if self.style == "bahdanau":
-            feature_dim += memory_shape[-1]
+            feature_dim += context_dim
         elif self.input_feeding:
             feature_dim += self.attentional_units or self._cell_units
         if not self.cell.built:
@@ -243,11 +256,8 @@ class AttentionRNN(keras.layers.Layer):
                 dtype=self.dtype_policy,
                 name="attentional_projection",
             )
-            context = self.attention.compute_output_spec(
-                keras.KerasTensor(query_shape), keras.KerasTensor(memory_shape)
-            )
             self._attentional_dense.build(
-                (None, None, context.shape[-1] + self._cell_units)
+                (None, None, context_dim + self._cell_units)
             )
         self.built = True
 
@@ -316,11 +326,12 @@ class AttentionRNN(keras.layers.Layer):
             # would warn about it at every step.
             inputs = ops.copy(inputs)
         cell_state = state["cell"]
-        attention_arguments = {"return_attention_scores": True}
-        if isinstance(self.attention, BaseAttention):
+        attention_arguments = {
+            "return_attention_scores": True,
             # Local-m alignment centers its window on the step index; every
             # sequence is at the same step, so the first one's count holds.
-            attention_arguments["query_start_index"] = state["step"][0]
+            "query_start_index": state["step"][0],
+        }
         if self.style == "bahdanau":
             context, weights = self.attention(
                 state["feed"], memory, training=training, **attention_arguments
@@ -401,7 +412,7 @@ class AttentionRNN(keras.layers.Layer):
         )
         if isinstance(self.cell, keras.layers.StackedRNNCells):
             final_state = _regroup_stacked_state(self.cell, final_state)
-        return outputs, _heads_second(weights), final_state
+        return outputs, weights, final_state
 
     def _call_loop(
         self, inputs, memory, memory_mask, initial_state, mask, training
@@ -463,14 +474,15 @@ class AttentionRNN(keras.layers.Layer):
             packed[..., output_size:],
             self._weights_shape(ops.shape(packed)[:2], memory),
         )
+        # The loop stacks the steps second; heads, if any, come first.
+        weights = ops.moveaxis(weights, 1, -2)
         final_state = tree.pack_sequence_as(loop_state, list(final_states[1:]))
         return outputs, weights, final_state["cell"]
 
     def _weights_shape(self, leading, memory):
-        source_length = ops.shape(memory)[1]
-        if hasattr(self.attention, "num_heads"):
-            return tuple(leading) + (self.attention.num_heads, source_length)
-        return tuple(leading) + (source_length,)
+        """`leading + heads + (T_enc,)`: the weights of the steps `leading`."""
+        head_axes = self._step_attention_spec(memory.shape)[1]
+        return tuple(leading) + head_axes + (ops.shape(memory)[1],)
 
     def compute_mask(self, inputs, mask=None):
         return mask
@@ -486,11 +498,12 @@ class AttentionRNN(keras.layers.Layer):
     ):
         batch, steps = inputs.shape[0], inputs.shape[1]
         outputs = keras.KerasTensor(
-            (batch, steps, self._output_size(memory.shape[-1])),
+            (batch, steps, self._output_size(memory.shape)),
             dtype=self.compute_dtype,
         )
+        head_axes = self._step_attention_spec(memory.shape)[1]
         weights = keras.KerasTensor(
-            self._weights_shape((batch, steps), memory),
+            (batch,) + head_axes + (steps, memory.shape[1]),
             dtype=self.compute_dtype,
         )
         state = tree.map_structure(
@@ -523,14 +536,6 @@ class AttentionRNN(keras.layers.Layer):
         config["cell"] = keras.layers.deserialize(config["cell"])
         config["attention"] = keras.layers.deserialize(config["attention"])
         return cls(**config)
-
-
-def _heads_second(weights):
-    # Multi-head weights come as [batch, heads, T_dec, T_enc]; the decoder
-    # reports [batch, T_dec, heads, T_enc], like its step loop.
-    if len(weights.shape) == 4:
-        return ops.swapaxes(weights, 1, 2)
-    return weights
 
 
 def _regroup_stacked_state(stacked_cell, flat_state):

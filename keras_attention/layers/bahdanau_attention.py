@@ -56,15 +56,19 @@ class BahdanauAttention(BaseAttention):
             exactly zero weight. Defaults to the Keras mask of `value`.
         use_causal_mask: Whether query step `i` may only attend to value steps
             `<= query_start_index + i`.
-        return_attention_scores: Whether to also return the weights.
+        return_attention_scores: Whether to also return the weights (before
+            dropout).
         training: Whether dropout is active.
         query_start_index: Position of the first query step in the whole
-            target sequence (for causal masking while decoding step by step).
+            target sequence, for decoding step by step: the causal mask
+            shifts by it and `cache` is written there.
+        cache: Optional memory from `init_cache()` for self-attention one
+            step at a time (see `BaseAttention`).
 
     Returns:
         The context `[batch, Tq, dim_v]` (`[batch, dim_v]` for one step) and,
         with `return_attention_scores=True`, the weights `[batch, Tq, Tv]`
-        (`[batch, Tv]` for one step).
+        (`[batch, Tv]` for one step); with `cache`, the updated memory last.
 
     Example:
 
@@ -124,7 +128,7 @@ class BahdanauAttention(BaseAttention):
             name=name,
         )
 
-    def _build_memory_layers(self, key_shape):
+    def _build_memory_layers(self, key_shape, value_shape):
         self._key_dense.build(key_shape)
 
     def _build_query_layers(self, query_shape, key_shape):
@@ -153,8 +157,8 @@ class BahdanauAttention(BaseAttention):
                 ),
             )
 
-    def _project_memory(self, key):
-        return {"key": self._key_dense(key)}
+    def _project_memory(self, key, value):
+        return {"key": self._key_dense(key), "value": value}
 
     def _compute_scores(self, query, memory, query_start_index):
         projected_query = self._query_dense(query)

@@ -80,16 +80,20 @@ class LuongAttention(BaseAttention):
             exactly zero weight. Defaults to the Keras mask of `value`.
         use_causal_mask: Whether query step `i` may only attend to value steps
             `<= query_start_index + i`.
-        return_attention_scores: Whether to also return the weights.
+        return_attention_scores: Whether to also return the weights (before
+            dropout).
         training: Whether dropout is active.
         query_start_index: Position of the first query step in the whole
             target sequence; `local-m` aligns step `i` of the query with
-            source position `query_start_index + i + 1`.
+            source position `query_start_index + i + 1`, the causal mask
+            shifts by it and `cache` is written there.
+        cache: Optional memory from `init_cache()` for self-attention one
+            step at a time (see `BaseAttention`).
 
     Returns:
         The context `[batch, Tq, dim_v]` (`[batch, dim_v]` for one step) and,
         with `return_attention_scores=True`, the weights `[batch, Tq, Tv]`
-        (`[batch, Tv]` for one step).
+        (`[batch, Tv]` for one step); with `cache`, the updated memory last.
 
     Example:
 
@@ -178,7 +182,7 @@ class LuongAttention(BaseAttention):
             self.kernel_initializer, _KERNEL_INDEX[name]
         )
 
-    def _build_memory_layers(self, key_shape):
+    def _build_memory_layers(self, key_shape, value_shape):
         if self.score == "concat":
             self._key_dense.build(key_shape)
 
@@ -229,10 +233,10 @@ class LuongAttention(BaseAttention):
                 tuple(query_shape[:-1]) + (self.units or query_dim,)
             )
 
-    def _project_memory(self, key):
+    def _project_memory(self, key, value):
         if self.score == "concat":
-            return {"key": self._key_dense(key)}
-        return {"key": key}
+            return {"key": self._key_dense(key), "value": value}
+        return {"key": key, "value": value}
 
     def _compute_scores(self, query, memory, query_start_index):
         key = memory["key"]

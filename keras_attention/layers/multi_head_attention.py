@@ -10,17 +10,24 @@ from keras import ops
 from keras.src.backend import set_keras_mask
 
 from keras_attention.layers import _attention_utils as utils
-from keras_attention.layers.masked_softmax import masked_softmax
+from keras_attention.layers.base_attention import BaseAttention
 
 
-def _sequence_shape(shape):
-    """`[batch, dim]` (one decoder step) -> `[batch, 1, dim]`."""
-    shape = tuple(shape)
-    return (shape[0], 1, shape[1]) if len(shape) == 2 else shape
+def _unmasked(tensor):
+    # The masks reach the layer as `query_mask`/`value_mask`; cleared from
+    # the tensors, the projections (which do not support masking) do not
+    # warn about them.
+    set_keras_mask(tensor, None)
+    return tensor
+
+
+def _swap_heads_and_steps(tensor):
+    """`[batch, T, heads, dim]` <-> `[batch, heads, T, dim]`."""
+    return ops.transpose(tensor, (0, 2, 1, 3))
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
-class MultiHeadAttention(keras.layers.Layer):
+class MultiHeadAttention(BaseAttention):
     """Multi-head attention (Vaswani et al., 2017) with grouped-query heads.
 
     Each of `num_heads` heads computes
@@ -36,12 +43,20 @@ class MultiHeadAttention(keras.layers.Layer):
     in `keras.layers.MultiHeadAttention`, so weights can be copied between
     the two.
 
+    A query of one step (`[batch, dim]` or `[batch, 1, dim]`) never takes
+    the fused kernel: it has no score matrix to spare, and the kernel's
+    sequence-first layout would transpose the whole memory at every step.
+
+    The memory is that of every `BaseAttention` layer, with heads first:
+    `"key"` `[batch, kv_heads, Tv, key_dim]`, `"value"`
+    `[batch, kv_heads, Tv, value_dim]` and `"value_mask"` `[batch, Tv]`.
     For step-by-step decoding:
 
-    - Self-attention keeps the keys and values of earlier steps in a cache
-      from `init_cache(batch_size, max_length)`; a call with
-      `cache=...` and `cache_update_index=i` writes the new steps at position
-      `i` and attends over the filled part, so one step costs O(T).
+    - Self-attention keeps the keys and values of earlier steps in a memory
+      from `init_cache(batch_size, max_length)`; a call with `cache=memory`
+      and `query_start_index=i` writes the new steps at position `i` and
+      attends over the written part, so one step costs O(T) and reads the
+      cache as it lies in memory.
     - Cross-attention projects the encoder outputs once with
       `precompute_memory(value, key, value_mask)` and passes the result as
       `value`.
@@ -79,19 +94,23 @@ class MultiHeadAttention(keras.layers.Layer):
         value_mask: Optional boolean `[batch, Tv]`; masked positions get
             exactly zero weight. Defaults to the Keras mask of `value`.
         use_causal_mask: Whether query step `i` may only attend to value steps
-            `<= i` (`<= cache_update_index + i` with a cache).
-        return_attention_scores: Whether to also return the weights.
+            `<= query_start_index + i`.
+        return_attention_scores: Whether to also return the weights (before
+            dropout).
         training: Whether dropout is active.
-        cache: Optional dict `{"key", "value"}` from `init_cache()` holding the
-            projected keys and values of earlier steps (self-attention only).
-        cache_update_index: Integer (or scalar tensor) position at which the
-            projections of this call's `value`/`key` are written into `cache`.
+        query_start_index: Integer (or scalar tensor) position of the first
+            query step in the whole sequence: the causal mask shifts by it,
+            and with `cache` the new steps of `value`/`key` are written
+            there. Defaults to `0`; required with `cache`.
+        cache: Optional memory from `init_cache()` (or a previous cached
+            call) holding the projected keys and values of earlier steps
+            (self-attention).
 
     Returns:
         The output `[batch, Tq, output_shape]` (`[batch, output_shape]` for
         one step); with `return_attention_scores=True` also the weights
         `[batch, num_heads, Tq, Tv]` (`[batch, num_heads, Tv]` for one step);
-        with a `cache`, the updated cache comes last.
+        with a `cache`, the updated memory comes last.
 
     Example:
 
@@ -124,7 +143,7 @@ class MultiHeadAttention(keras.layers.Layer):
         bias_regularizer=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(dropout=dropout, **kwargs)
         for name, number in (
             ("num_heads", num_heads),
             ("key_dim", key_dim),
@@ -143,45 +162,35 @@ class MultiHeadAttention(keras.layers.Layer):
                 f"num_heads={num_heads}, "
                 f"num_key_value_heads={num_key_value_heads}"
             )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(
-                f"`dropout` must be in [0, 1). Received: dropout={dropout}"
-            )
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.value_dim = value_dim or key_dim
         self.num_key_value_heads = num_key_value_heads
-        self.dropout = dropout
         self.use_bias = use_bias
         self._output_shape = output_shape
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.supports_masking = True
         self._scale = 1.0 / math.sqrt(key_dim)
-        self._dropout_layer = keras.layers.Dropout(
-            dropout, dtype=self.dtype_policy, name="attention_dropout"
-        )
-        self._query_dense = self._projection(
-            "query", 0, num_heads, key_dim, "abc,cde->abde"
-        )
+        self._groups = num_heads // num_key_value_heads
+        self._query_dense = self._projection("query", 0, num_heads, key_dim)
         self._key_dense = self._projection(
-            "key", 1, num_key_value_heads, key_dim, "abc,cde->abde"
+            "key", 1, num_key_value_heads, key_dim
         )
         self._value_dense = self._projection(
-            "value", 2, num_key_value_heads, self.value_dim, "abc,cde->abde"
+            "value", 2, num_key_value_heads, self.value_dim
         )
         self._output_dense = None
-        self._memory_built = False
-        self._input_shapes = None
 
-    def _projection(self, name, index, heads, size, equation, output_dim=None):
+    def _projection(self, name, index, heads, size, output_dim=None):
+        # The equations and shapes of `keras.layers.MultiHeadAttention`, so
+        # that weights copy between the two.
         if output_dim is None:
-            output_shape = (None, heads, size)
+            equation, output_shape = "abc,cde->abde", (None, heads, size)
             bias_axes = "de" if self.use_bias else None
         else:
-            output_shape = (None, output_dim)
+            equation, output_shape = "abcd,cde->abe", (None, output_dim)
             bias_axes = "e" if self.use_bias else None
         return keras.layers.EinsumDense(
             equation,
@@ -201,278 +210,99 @@ class MultiHeadAttention(keras.layers.Layer):
             name=name,
         )
 
-    def _ensure_memory_built(self, value_shape, key_shape):
-        if self._memory_built:
-            return
-        value_shape = _sequence_shape(value_shape)
-        key_shape = _sequence_shape(key_shape) if key_shape else None
-        self._input_shapes = {
-            "value_shape": value_shape,
-            "key_shape": key_shape,
-        }
-        self._key_dense.build(key_shape or value_shape)
-        self._value_dense.build(value_shape)
-        self._memory_built = True
+    # BaseAttention hooks.
 
-    def build(self, query_shape, value_shape=None, key_shape=None):
-        if value_shape is None:
-            value_shape = query_shape
-        if isinstance(value_shape, dict):
-            value_shape = self._input_shapes["value_shape"]
-            key_shape = self._input_shapes["key_shape"]
-        elif len(value_shape) == 3:
-            utils.check_query_and_value(query_shape, value_shape, key_shape)
-        query_shape = _sequence_shape(query_shape)
-        self._ensure_memory_built(value_shape, key_shape)
-        self._input_shapes["query_shape"] = query_shape
+    def _build_memory_layers(self, key_shape, value_shape):
+        self._key_dense.build(key_shape)
+        self._value_dense.build(value_shape)
+
+    def _build_query_layers(self, query_shape, key_shape):
         self._query_dense.build(query_shape)
         output_dim = self._output_shape or query_shape[-1]
         self._output_dense = self._projection(
-            "attention_output", 3, None, None, "abcd,cde->abe", output_dim
+            "attention_output", 3, None, None, output_dim
         )
         self._output_dense.build((None, None, self.num_heads, self.value_dim))
-        self.built = True
 
-    def get_build_config(self):
-        if not self.built or self._input_shapes is None:
-            return None
-        return {"shapes_dict": dict(self._input_shapes)}
-
-    def precompute_memory(self, value, key=None, value_mask=None):
-        """Projects keys and values once, for cross-attention while decoding.
-
-        Args:
-            value: Value tensor `[batch, Tv, dim_v]`.
-            key: Optional key tensor `[batch, Tv, dim_k]`; defaults to `value`.
-            value_mask: Optional boolean `[batch, Tv]`; defaults to all `True`.
-
-        Returns:
-            A dict with the projected `"key"` `[batch, Tv, kv_heads, key_dim]`,
-            `"value"` `[batch, Tv, kv_heads, value_dim]` and `"value_mask"`,
-            to pass as `value` to later calls.
-        """
-        if len(value.shape) != 3:
-            raise ValueError(
-                "`value` must have rank 3 ([batch, Tv, dim]). "
-                f"Received: value.shape={tuple(value.shape)}"
-            )
-        utils.check_query_and_value(value[:, :1], value, key)
-        utils.check_mask(value_mask, "value_mask", value.shape[:2])
-        self._ensure_memory_built(
-            value.shape, None if key is None else key.shape
-        )
-        key = value if key is None else key
+    def _project_memory(self, key, value):
+        # Heads first: a decoder step multiplies its query with the cache as
+        # it lies in memory. XLA on CPU transposed a sequence-first cache
+        # whole at every step (bench/RESULTS.md).
         return {
-            "key": self._key_dense(key),
-            "value": self._value_dense(value),
-            "value_mask": utils.value_mask_or_ones(value, value_mask),
+            "key": _swap_heads_and_steps(self._key_dense(_unmasked(key))),
+            "value": _swap_heads_and_steps(self._value_dense(_unmasked(value))),
         }
 
-    def init_cache(self, batch_size, max_length):
-        """Returns an empty self-attention cache for `max_length` steps.
-
-        Args:
-            batch_size: Number of sequences decoded together.
-            max_length: Maximum number of steps that will be decoded.
-
-        Returns:
-            A dict of zero tensors `"key"`
-            `[batch_size, max_length, kv_heads, key_dim]` and `"value"`
-            `[batch_size, max_length, kv_heads, value_dim]`.
-        """
-        shape = (batch_size, max_length, self.num_key_value_heads)
+    def _cache_shapes(self, batch_size, max_length):
+        shape = (batch_size, self.num_key_value_heads, max_length)
         return {
-            "key": ops.zeros(shape + (self.key_dim,), self.compute_dtype),
-            "value": ops.zeros(shape + (self.value_dim,), self.compute_dtype),
+            "key": shape + (self.key_dim,),
+            "value": shape + (self.value_dim,),
         }
 
-    def call(
-        self,
-        query,
-        value=None,
-        key=None,
-        query_mask=None,
-        value_mask=None,
-        use_causal_mask=False,
-        return_attention_scores=False,
-        training=None,
-        cache=None,
-        cache_update_index=None,
-    ):
-        if value is None:
-            value, value_mask = query, query_mask
-        for tensor in (query, value, key):
-            if tensor is not None and not isinstance(tensor, dict):
-                set_keras_mask(tensor, None)
-        if isinstance(value, dict):
-            if key is not None or cache is not None:
-                raise ValueError(
-                    "`key` and `cache` must be None when `value` is a "
-                    "precomputed memory."
-                )
-            if value_mask is not None and not isinstance(value_mask, dict):
-                raise ValueError(
-                    "`value_mask` must be None when `value` is a precomputed "
-                    "memory (pass the mask to `precompute_memory`). Received: "
-                    f"value_mask.shape={tuple(value_mask.shape)}"
-                )
-            memory = value
-        elif cache is not None:
-            if cache_update_index is None:
-                raise ValueError(
-                    "`cache_update_index` is required with `cache`. "
-                    "Received: cache_update_index=None"
-                )
-            memory = self._update_cache(
-                cache, cache_update_index, value, key, value_mask
-            )
-        else:
-            utils.check_query_and_value(query, value, key)
-            memory = self.precompute_memory(value, key, value_mask)
-        if len(query.shape) not in (2, 3):
-            raise ValueError(
-                "`query` must have rank 2 ([batch, dim], one decoder step) or "
-                f"3 ([batch, Tq, dim]). Received: query.shape={query.shape}"
-            )
-        query, query_mask, single_step = utils.expand_single_step(
-            query, query_mask
+    def _grouped_query(self, query):
+        """`[batch, Tq, dim]` -> scaled `[batch, Tq, kv_heads, groups, dim]`."""
+        query = self._query_dense(_unmasked(query)) * ops.cast(
+            self._scale, self.compute_dtype
         )
-        utils.check_mask(query_mask, "query_mask", query.shape[:2])
-        query_heads = self._query_dense(query)
-        key_heads, value_heads = memory["key"], memory["value"]
+        shape = ops.shape(query)
+        # Query head `h` reads key/value head `h // groups`, as in
+        # `keras.layers.GroupedQueryAttention`.
+        return ops.reshape(
+            query,
+            (shape[0], shape[1], self.num_key_value_heads, self._groups)
+            + (self.key_dim,),
+        )
 
-        query_length = ops.shape(query_heads)[1]
-        value_length = ops.shape(key_heads)[1]
-        causal = None
-        if use_causal_mask:
-            causal = utils.causal_mask(
-                query_length,
-                value_length,
-                0 if cache is None else cache_update_index,
-            )
-        mask = utils.combine_masks(memory["value_mask"], query_mask, causal)
+    def _compute_scores(self, query, memory, query_start_index):
+        scores = ops.einsum(
+            "bqngd,bnkd->bngqk", self._grouped_query(query), memory["key"]
+        )
+        shape = ops.shape(scores)
+        return ops.reshape(
+            scores, (shape[0], self.num_heads, shape[3], shape[4])
+        )
 
-        groups = self.num_heads // self.num_key_value_heads
-        if groups > 1:
-            key_heads = ops.repeat(key_heads, groups, axis=2)
-            value_heads = ops.repeat(value_heads, groups, axis=2)
+    def _combine_values(self, weights, memory):
+        shape = ops.shape(weights)
+        grouped = ops.reshape(
+            weights,
+            (shape[0], self.num_key_value_heads, self._groups)
+            + (shape[2], shape[3]),
+        )
+        context = ops.einsum("bngqk,bnkd->bqngd", grouped, memory["value"])
+        return ops.reshape(
+            context, (shape[0], shape[2], self.num_heads, self.value_dim)
+        )
 
+    def _fused_attention(self, query, memory, mask):
         # jax.nn.dot_product_attention needs equal key and value head sizes.
-        use_fused = (
-            not return_attention_scores
-            and not (training and self.dropout > 0)
-            and self.key_dim == self.value_dim
+        if query.shape[1] == 1 or self.key_dim != self.value_dim:
+            return None
+        key = _swap_heads_and_steps(memory["key"])
+        value = _swap_heads_and_steps(memory["value"])
+        if self._groups > 1:
+            key = ops.repeat(key, self._groups, axis=2)
+            value = ops.repeat(value, self._groups, axis=2)
+        return ops.dot_product_attention(
+            self._query_dense(_unmasked(query)),
+            key,
+            value,
+            mask=ops.expand_dims(mask, 1),
+            scale=self._scale,
         )
-        if use_fused:
-            heads = ops.dot_product_attention(
-                query_heads,
-                key_heads,
-                value_heads,
-                mask=ops.expand_dims(mask, 1),
-                scale=self._scale,
-            )
-            weights = None
-        else:
-            scores = ops.einsum("btnh,bsnh->bnts", query_heads, key_heads)
-            weights = masked_softmax(
-                scores * self._scale, ops.expand_dims(mask, 1)
-            )
-            weights = ops.cast(weights, self.compute_dtype)
-            dropped = self._dropout_layer(weights, training=training)
-            heads = ops.einsum("bnts,bsnh->btnh", dropped, value_heads)
+
+    def _project_output(self, context, mask):
         # The fused kernels give a uniform average for rows with nothing to
         # attend to, and the output bias would leak in too; the library
         # promises zeros.
-        outputs = utils.zero_masked_rows(self._output_dense(heads), mask)
-        if single_step:
-            outputs = ops.squeeze(outputs, 1)
-            if weights is not None:
-                weights = ops.squeeze(weights, 2)
+        return utils.zero_masked_rows(self._output_dense(context), mask)
 
-        results = (outputs,)
-        if return_attention_scores:
-            results += (weights,)
-        if cache is not None:
-            results += ({"key": memory["key"], "value": memory["value"]},)
-        return results[0] if len(results) == 1 else results
+    def _head_axes(self):
+        return (self.num_heads,)
 
-    def _update_cache(self, cache, index, value, key, value_mask):
-        # Keras fills `value_mask` from `value`'s (usually absent) Keras mask.
-        if value_mask is not None:
-            raise ValueError(
-                "`value_mask` is not supported together with `cache`; mask "
-                "padded query steps with `query_mask` instead. Received: "
-                f"value_mask.shape={tuple(value_mask.shape)}"
-            )
-        if len(value.shape) == 2:
-            value = ops.expand_dims(value, 1)
-            key = None if key is None else ops.expand_dims(key, 1)
-        new = self.precompute_memory(value, key)
-        start = [0, index, 0, 0]
-        cached_key = ops.slice_update(cache["key"], start, new["key"])
-        cached_value = ops.slice_update(cache["value"], start, new["value"])
-        # Only the steps written so far may be attended to.
-        filled = ops.arange(ops.shape(cached_key)[1]) < (
-            index + ops.shape(value)[1]
-        )
-        batch = ops.shape(cached_key)[0]
-        filled = ops.broadcast_to(
-            ops.expand_dims(filled, 0), (batch, ops.shape(cached_key)[1])
-        )
-        return {"key": cached_key, "value": cached_value, "value_mask": filled}
-
-    def compute_mask(self, inputs, previous_mask=None):
-        return previous_mask
-
-    def compute_output_spec(
-        self,
-        query,
-        value=None,
-        key=None,
-        query_mask=None,
-        value_mask=None,
-        use_causal_mask=False,
-        return_attention_scores=False,
-        training=None,
-        cache=None,
-        cache_update_index=None,
-    ):
-        batch = query.shape[0]
-        output_dim = self._output_shape or query.shape[-1]
-        if value is None:
-            value = query
-        if isinstance(value, dict):
-            value_length = value["key"].shape[1]
-        elif cache is not None:
-            value_length = cache["key"].shape[1]
-        else:
-            value_length = value.shape[1]
-        if len(query.shape) == 2:
-            output_shape = (batch, output_dim)
-            weights_shape = (batch, self.num_heads, value_length)
-        else:
-            output_shape = (batch, query.shape[1], output_dim)
-            weights_shape = (
-                batch,
-                self.num_heads,
-                query.shape[1],
-                value_length,
-            )
-        results = (keras.KerasTensor(output_shape, dtype=self.compute_dtype),)
-        if return_attention_scores:
-            results += (
-                keras.KerasTensor(weights_shape, dtype=self.compute_dtype),
-            )
-        if cache is not None:
-            results += (
-                {
-                    name: keras.KerasTensor(
-                        tensor.shape, dtype=self.compute_dtype
-                    )
-                    for name, tensor in cache.items()
-                },
-            )
-        return results[0] if len(results) == 1 else results
+    def _output_dim(self, query_dim, value_dim):
+        return self._output_shape or query_dim
 
     def get_config(self):
         config = super().get_config()
@@ -482,7 +312,6 @@ class MultiHeadAttention(keras.layers.Layer):
                 "key_dim": self.key_dim,
                 "value_dim": self.value_dim,
                 "num_key_value_heads": self.num_key_value_heads,
-                "dropout": self.dropout,
                 "use_bias": self.use_bias,
                 "output_shape": self._output_shape,
                 "kernel_initializer": keras.initializers.serialize(

@@ -1,5 +1,9 @@
 import itertools
+import os
+import subprocess
+import sys
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -293,11 +297,12 @@ def test_attention_history_and_scores_match_replay():
         coverage_penalty=beta,
     )
     attention = to_numpy(outputs["attention"])
+    # Heads first, the steps just before the source axis.
     assert attention.shape == (
         BATCH_SIZE,
         BEAM_WIDTH,
-        MAX_LENGTH,
         2,
+        MAX_LENGTH,
         SOURCE_LENGTH,
     )
     scores = to_numpy(outputs["scores"])
@@ -310,7 +315,7 @@ def test_attention_history_and_scores_match_replay():
             total, _, step_attention = replay(
                 step_fn, initial_state, batch_index, start_id, tokens
             )
-            history = attention[batch_index, rank]
+            history = np.moveaxis(attention[batch_index, rank], -2, 0)
             np.testing.assert_allclose(
                 history[: len(tokens)], step_attention, rtol=1e-5, atol=1e-6
             )
@@ -447,3 +452,56 @@ def test_start_ids_are_checked_before_the_first_step():
             max_length=MAX_LENGTH,
             vocabulary_size=VOCABULARY_SIZE,
         )
+
+
+_XLA_COMPILE_SCRIPT = """
+import keras
+import tensorflow as tf
+from keras import ops
+from keras_attention.decoding import beam_search
+
+batch, vocabulary = 64, {vocabulary}
+embedding = keras.layers.Embedding(vocabulary, 32)
+projection = keras.layers.Dense(vocabulary)
+
+
+def step(token_ids, state):
+    hidden = state["hidden"] + embedding(token_ids)
+    return projection(hidden), {{"hidden": hidden}}
+
+
+@tf.function(jit_compile=True)
+def decode(state):
+    start_ids = ops.full((batch,), 2, "int32")
+    return beam_search(step, state, start_ids, 3, 14, beam_width=4)
+
+
+decode({{"hidden": ops.zeros((batch, 32))}})
+print("compiled")
+"""
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the XLA CPU compile regression is measured with TensorFlow",
+)
+@pytest.mark.parametrize("vocabulary", [31, 32])
+def test_xla_compiles_beam_search_for_vocabularies_near_32(vocabulary):
+    # Tiling the first step before its log-softmax made XLA CPU fuse the
+    # repeat into the softmax's max reduction, and LLVM's loop vectorizer
+    # then never finished compiling that kernel for vocabularies of 31-32
+    # (minutes at 28): a 64-pair training run spent 12 minutes compiling.
+    # It compiles in seconds now; the generous limit only catches the hang.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _XLA_COMPILE_SCRIPT.format(vocabulary=vocabulary),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=dict(os.environ, KERAS_BACKEND="tensorflow"),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "compiled" in result.stdout

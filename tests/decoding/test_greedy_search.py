@@ -103,8 +103,9 @@ def test_attention_history_matches_replay(heads):
     lengths = to_numpy(outputs["lengths"])
     attention = to_numpy(outputs["attention"])
     head_shape = (heads,) if heads else ()
+    # The steps sit just before the source axis, heads first.
     assert attention.shape == (
-        (BATCH_SIZE, MAX_LENGTH) + head_shape + (SOURCE_LENGTH,)
+        (BATCH_SIZE,) + head_shape + (MAX_LENGTH, SOURCE_LENGTH)
     )
     assert dtype_of(outputs["attention"]) == "float32"
     for row in range(BATCH_SIZE):
@@ -122,10 +123,11 @@ def test_attention_history_matches_replay(heads):
         np.testing.assert_allclose(
             to_numpy(outputs["scores"])[row], total, rtol=1e-5, atol=1e-6
         )
+        history = np.moveaxis(attention[row], -2, 0)  # steps first
         np.testing.assert_allclose(
-            attention[row, :length], step_attention, rtol=1e-5, atol=1e-6
+            history[:length], step_attention, rtol=1e-5, atol=1e-6
         )
-        assert (attention[row, length:] == 0).all()
+        assert (history[length:] == 0).all()
 
 
 def test_half_precision_logits_give_float32_scores():

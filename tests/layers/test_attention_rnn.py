@@ -39,6 +39,12 @@ DECODERS = {
     "luong_multi_head": lambda: AttentionRNN(
         keras.layers.GRUCell(8), MultiHeadAttention(2, 4)
     ),
+    # The context (5) is neither the memory's size (6) nor the query's.
+    "bahdanau_multi_head": lambda: AttentionRNN(
+        keras.layers.GRUCell(6),
+        MultiHeadAttention(2, 3, output_shape=5),
+        style="bahdanau",
+    ),
     "luong_gru_parallel_local_m": lambda: AttentionRNN(
         keras.layers.GRUCell(6),
         LuongAttention("general", alignment="local-m", window=1),
@@ -86,7 +92,9 @@ def test_steps_reproduce_teacher_forcing(make_decoder):
         step_outputs.append(to_numpy(output))
         step_weights.append(to_numpy(step_weight))
     assert relative_error(np.stack(step_outputs, 1), to_numpy(outputs)) < 1e-5
-    assert relative_error(np.stack(step_weights, 1), to_numpy(weights)) < 1e-5
+    # One step's weights are `[batch, (heads,) T_enc]`; the sequence's have
+    # the steps just before `T_enc`, heads first.
+    assert relative_error(np.stack(step_weights, -2), to_numpy(weights)) < 1e-5
     for expected, actual in zip(
         keras.tree.flatten(state["cell"]),
         keras.tree.flatten(final_state),
@@ -263,6 +271,10 @@ def test_loop_and_parallel_paths_agree(attention):
     ):
         # Padded steps differ by design (the loop repeats the last output,
         # the parallel path attends from a zeroed query); real steps agree.
+        # Multi-head weights are `[batch, heads, T_dec, T_enc]`: steps second.
+        if name == "weights":
+            actual = np.moveaxis(to_numpy(actual), -2, 1)
+            expected = np.moveaxis(to_numpy(expected), -2, 1)
         actual, expected = to_numpy(actual)[mask], to_numpy(expected)[mask]
         assert relative_error(actual, expected) < 1e-5, name
     for actual, expected in zip(

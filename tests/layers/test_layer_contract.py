@@ -235,3 +235,57 @@ def test_bad_shapes_are_named(
             key=key,
             value_mask=mask,
         )
+
+
+def test_memories_share_one_layout(make_layer):
+    # Every layer's memory: "key"/"value" with the source second to last
+    # (heads, if any, before it) and a `[batch, Tv]` mask; `init_cache` gives
+    # the same dict for `max_length` positions, all masked.
+    rng = np.random.default_rng(7)
+    value = rng.normal(size=(2, 5, DIM)).astype("float32")
+    layer = make_layer()
+    layer(value[:, :3], value)
+    memory = layer.precompute_memory(value, value_mask=np.ones((2, 5), bool))
+    cache = layer.init_cache(batch_size=2, max_length=7)
+    assert set(memory) == set(cache) == {"key", "value", "value_mask"}
+    assert tuple(memory["value_mask"].shape) == (2, 5)
+    assert tuple(cache["value_mask"].shape) == (2, 7)
+    assert not to_numpy(cache["value_mask"]).any()
+    for name in ("key", "value"):
+        shape = tuple(memory[name].shape)
+        assert shape[0] == 2 and shape[-2] == 5
+        assert tuple(cache[name].shape) == shape[:-2] + (7, shape[-1])
+
+
+# Local-p's window depends on the source length, which grows with a cache.
+CACHEABLE = sorted(set(LAYERS) - {"luong_general_local_p"})
+
+
+@pytest.mark.parametrize("name", CACHEABLE)
+def test_cached_steps_equal_causal_self_attention(name):
+    sequence = np.random.default_rng(8).normal(size=(2, 5, DIM))
+    sequence = sequence.astype("float32")
+    layer = LAYERS[name]()
+    full, full_weights = layer(
+        sequence, use_causal_mask=True, return_attention_scores=True
+    )
+    cache = layer.init_cache(batch_size=2, max_length=5)
+    outputs, weights = [], []
+    for step in range(5):
+        output, step_weights, cache = layer(
+            sequence[:, step],
+            use_causal_mask=True,
+            return_attention_scores=True,
+            cache=cache,
+            query_start_index=step,
+        )
+        outputs.append(to_numpy(output))
+        weights.append(to_numpy(step_weights))
+    np.testing.assert_allclose(
+        np.stack(outputs, 1), to_numpy(full), rtol=1e-5, atol=1e-5
+    )
+    # One step's weights are `[batch, (heads,) Tv]`: steps go second to last.
+    np.testing.assert_allclose(
+        np.stack(weights, -2), to_numpy(full_weights), rtol=1e-5, atol=1e-6
+    )
+    assert to_numpy(cache["value_mask"]).all()

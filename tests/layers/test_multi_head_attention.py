@@ -122,7 +122,7 @@ def test_cached_decoding_equals_full_causal_attention(kv_heads):
             query[:, step],
             use_causal_mask=True,
             cache=cache,
-            cache_update_index=step,
+            query_start_index=step,
             return_attention_scores=True,
         )
         outputs.append(to_numpy(output))
@@ -147,7 +147,7 @@ def test_cache_prefill_then_steps():
         query[:, :4],
         use_causal_mask=True,
         cache=cache,
-        cache_update_index=0,
+        query_start_index=0,
     )
     rest = []
     for step in (4, 5):
@@ -156,11 +156,43 @@ def test_cache_prefill_then_steps():
             query[:, step],
             use_causal_mask=True,
             cache=cache,
-            cache_update_index=step,
+            query_start_index=step,
         )
         rest.append(to_numpy(output))
     combined = np.concatenate([to_numpy(prefix), np.stack(rest, 1)], 1)
     np.testing.assert_allclose(combined, to_numpy(full), rtol=1e-5, atol=1e-6)
+
+
+def test_cache_keeps_the_mask_of_padded_steps():
+    query, _, query_mask, _ = make_inputs(seed=6, tq=6)
+    layer = MultiHeadAttention(num_heads=2, key_dim=4, num_key_value_heads=1)
+    full = layer(query, query, value_mask=query_mask, use_causal_mask=True)
+    cache = layer.init_cache(3, 6)
+    # Heads first: [batch, kv_heads, max_length, key_dim].
+    assert tuple(cache["key"].shape) == (3, 1, 6, 4)
+    prefix, cache = layer(
+        query[:, :4],
+        query[:, :4],
+        value_mask=query_mask[:, :4],
+        use_causal_mask=True,
+        cache=cache,
+        query_start_index=0,
+    )
+    outputs = [to_numpy(prefix)]
+    for step in (4, 5):
+        output, cache = layer(
+            query[:, step],
+            query[:, step],
+            value_mask=query_mask[:, step],
+            use_causal_mask=True,
+            cache=cache,
+            query_start_index=step,
+        )
+        outputs.append(to_numpy(output)[:, None])
+    np.testing.assert_array_equal(to_numpy(cache["value_mask"]), query_mask)
+    np.testing.assert_allclose(
+        np.concatenate(outputs, 1), to_numpy(full), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_precomputed_cross_attention_memory():
@@ -196,5 +228,8 @@ def test_cache_needs_an_index():
     query, _, _, _ = make_inputs()
     layer = MultiHeadAttention(num_heads=2, key_dim=4)
     cache = layer.init_cache(3, 5)
-    with pytest.raises(ValueError, match="`cache_update_index` is required"):
+    with pytest.raises(ValueError, match="`query_start_index` is required"):
         layer(query[:, 0], query[:, 0], cache=cache)
+    memory = layer.precompute_memory(query)
+    with pytest.raises(ValueError, match="`value` must hold the new steps"):
+        layer(query[:, 0], memory, cache=cache, query_start_index=0)

@@ -257,10 +257,10 @@ def test_date_attention_correctness_oracle(date_tokenizers):
     assert scores["attention_correctness"] == pytest.approx(
         {"all": 0.0, "year": 0.0, "month": 0.0, "day": 0.0}
     )
-    # Per head ([T_out, heads, T_src], as the Transformer decodes): one
+    # Per head ([heads, T_out, T_src], as the Transformer decodes): one
     # perfect head, one on padding.
     heads = [
-        np.stack([a, o], axis=1) for a, o in zip(attention, off, strict=True)
+        np.stack([a, o], axis=0) for a, o in zip(attention, off, strict=True)
     ]
     scores = date_attention_correctness(
         model, sources, alignments, heads, token_ids

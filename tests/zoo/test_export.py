@@ -273,9 +273,9 @@ def test_attention_layout(served, arch):
     attention = served["arrays"][f"{arch}/attention"]
     lengths = served["arrays"][f"{arch}/lengths"]
     if arch == "transformer":
-        # [batch, out_len, heads, src_len]: 2 heads.
-        assert attention.shape == (len(TEXTS), MAX_LENGTH, 2, SOURCE_LENGTH)
-        per_step = attention.sum(axis=-1).mean(axis=-1)
+        # [batch, heads, out_len, src_len]: 2 heads.
+        assert attention.shape == (len(TEXTS), 2, MAX_LENGTH, SOURCE_LENGTH)
+        per_step = attention.sum(axis=-1).mean(axis=1)
     else:
         assert attention.shape == (len(TEXTS), MAX_LENGTH, SOURCE_LENGTH)
         per_step = attention.sum(axis=-1)

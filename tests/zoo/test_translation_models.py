@@ -61,7 +61,8 @@ def test_few_steps_of_training_lower_the_loss(arch, arguments):
     assert to_numpy(greedy["sequences"]).shape == (4, 6)
     assert to_numpy(beam["sequences"]).shape == (4, 6)
     attention = to_numpy(greedy["attention"])
-    assert attention.shape[:2] == (4, 6) and attention.shape[-1] == 6
+    # [batch, (heads,) steps, source_length]
+    assert attention.shape[0] == 4 and attention.shape[-2:] == (6, 6)
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))

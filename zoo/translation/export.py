@@ -44,9 +44,9 @@ def export_saved_model(
     - `"attention"` (when the model's `decode_step` returns attention, as
       every zoo model's does): `float32`, the attention of every output
       step on the source tokens, zero after `[END]`: `[batch, max_length,
-      source_length]` for the recurrent translators, `[batch, max_length,
-      heads, source_length]` for the Transformer (its last decoder layer's
-      cross-attention). The same as
+      source_length]` for the recurrent translators, `[batch, heads,
+      max_length, source_length]` for the Transformer (its last decoder
+      layer's cross-attention). The same as
       `model.translate_ids(...)["attention"]`. Source position `i` is the
       `i`-th WordPiece token of the normalized source.
 

@@ -166,7 +166,7 @@ def translate_pairs(model, pairs, batch_size=64, beam_width=1):
 
     Returns:
         The hypotheses (strings), the attention of each (NumPy
-        `[T_out, T_src]`, or `[T_out, heads, T_src]`) and the
+        `[T_out, T_src]`, or `[heads, T_out, T_src]`) and the
         `(source_ids, output_ids)` of each.
     """
     hypotheses, attention, token_ids = [], [], []
@@ -355,7 +355,7 @@ def attention_correctness_by_field(attention, alignments):
 
     Args:
         attention: Per sentence, the decoder's attention `[T_out, T_src]`,
-            or `[T_out, heads, T_src]` per head (as `translate_pairs`
+            or `[heads, T_out, T_src]` per head (as `translate_pairs`
             returns it).
         alignments: A dict from field name to one `[T_out, T_src]` 0/1
             reference alignment per sentence (`output_alignments`).
@@ -399,10 +399,7 @@ def attention_correctness_by_field(attention, alignments):
         for key in scores:
             scores[key] = dict.fromkeys(fields)
         return scores
-    # [batch, T_out, (heads,) T_src] -> heads before T_out.
-    stacked = _stack_padded(attention)
-    if multi_head:
-        stacked = np.moveaxis(stacked, 2, 1)
+    stacked = _stack_padded(attention)  # [batch, (heads,) T_out, T_src]
     num_out, num_src = stacked.shape[-2:]
     for field, field_alignments in fields.items():
         reference = np.zeros((len(attention), num_out, num_src), np.float32)
@@ -580,7 +577,7 @@ def attention_decode_fn(model, links=None):
             sample = {
                 "source_tokens": source_tokens,
                 "output_tokens": output_tokens,
-                "attention": _heads_first(weights)[
+                "attention": weights[
                     ..., : len(output_tokens), : len(source_tokens)
                 ],
                 "hypothesis": hypothesis,
@@ -594,11 +591,6 @@ def attention_decode_fn(model, links=None):
         return decoded
 
     return decode
-
-
-def _heads_first(weights):
-    # Decoders return [T_out, heads, T_src]; summaries want heads first.
-    return np.moveaxis(weights, 1, 0) if weights.ndim == 3 else weights
 
 
 # The options but `arch` and `data`, which the docstring's "Args" lists.

@@ -23,11 +23,13 @@ def _feed_forward(model_dim, feed_forward_dim, dropout, name):
 class TransformerTranslator(Seq2Seq):
     """A post-norm Transformer for translation, with cached decoding.
 
-    Decoder self-attention keeps a cache of earlier steps' keys and values,
-    and cross-attention projects the encoder outputs once, so generating a
+    Decoder self-attention keeps a cache of earlier steps' keys and values
+    (the memory of `MultiHeadAttention.init_cache`, heads first), and
+    cross-attention projects the encoder outputs once, so generating a
     token costs O(T) instead of re-running the decoder on the whole prefix.
     The attention `decode_step` reports is the last decoder layer's
-    cross-attention, per head.
+    cross-attention, per head: `[batch, heads, source_length]`, so the
+    decoders' histories are `[batch, heads, steps, source_length]`.
 
     Args:
         source_vocabulary_size: Size of the source vocabulary.
@@ -207,7 +209,13 @@ class TransformerTranslator(Seq2Seq):
         return ops.not_equal(inputs[1], 0)
 
     def encode(self, source_ids, max_length=None):
-        """The decoding state: per-layer memories, empty caches, position."""
+        """The decoding state: per-layer memories, empty caches, position.
+
+        The memories (cross-attention) and caches (self-attention) are the
+        memory dicts of `MultiHeadAttention`; `"position"` int32 `[batch]`
+        is the index of the next step, the `query_start_index` of its
+        self-attention calls.
+        """
         max_length = max_length or self.max_decode_length
         if max_length > self.max_length:
             raise ValueError(
@@ -244,7 +252,7 @@ class TransformerTranslator(Seq2Seq):
                 hidden,
                 use_causal_mask=True,
                 cache=state["caches"][i],
-                cache_update_index=position,
+                query_start_index=position,
             )
             caches.append(cache)
             hidden, weights = self._decoder_layer(
