@@ -15,12 +15,23 @@ checkpointed), then scored on the test split:
 The peer is the TensorFlow `nmt_with_attention` tutorial re-implemented
 (`bench.translation_peer`: bidirectional GRU + one-head
 `MultiHeadAttention`, 256 units, 5,000-word vocabularies, 5.3 M
-parameters). Its BLEU and decoding speed after the same budget on the same
-splits are constants below, from the issue's measurement. Its training
-speed is also measured in this run: after training, each of our models and
-the peer take turns for `--speed-rounds` rounds of `--speed-steps` training
-steps on their own pipelines, so that both see the same machine load; the
-"x peer" column and the speed goal use that same-run ratio.
+parameters). After our models, it trains for `--peer-minutes` (default:
+the same budget) on its own pipeline; then, so that both see the same
+machine load:
+
+- training speed: each of our models and the peer take turns for
+  `--speed-rounds` rounds of `--speed-steps` training steps;
+- greedy decoding speed: each of our models (`translate_pairs`, as
+  `train_translation` times it) and the peer (the tutorial's exported
+  `translate`, strings in and out) translate the whole test split in
+  batches of 64, at most as many tokens as our models, in turns for
+  `--decode-rounds` rounds, after one untimed pass each (tracing and
+  compilation); tokenization and detokenization are counted for both.
+
+The "x peer" columns and the speed goals use those same-run ratios. The
+peer's BLEU is measured against references in its own text form
+(lowercase, no accents or apostrophes); the BLEU goal stays the issue's
+42.6.
 
 The vocabularies (4,000 WordPiece tokens a side) are learned once, kept
 in `LOGDIR/vocabulary` and shared by all architectures; learning is not
@@ -37,17 +48,24 @@ import json
 import os
 import pathlib
 import platform
+import time
 
 import keras
+import numpy as np
 
 from bench.translation_peer import build_peer
+from bench.translation_peer import standardized_references
+from bench.translation_peer import train_for
 from bench.translation_peer import train_steps
+from bench.translation_peer import translate_texts
+from keras_attention.metrics import text_scores
 from zoo.data import load_translation_data
 from zoo.text import make_translation_dataset
 from zoo.translation.training import MaskedSparseCrossentropy
 from zoo.translation.training import length_buckets
 from zoo.translation.training import masked_accuracy
 from zoo.translation.training import train_translation
+from zoo.translation.training import translate_pairs
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data" / "spa-eng"
@@ -61,6 +79,8 @@ PEER = {
 BLEU_TARGET = PEER["bleu_greedy"]
 BEST_BEAM_BLEU_TARGET = 46.0
 DEFAULT_MODEL_SPEEDUP_TARGET = 2.0
+# Every RNN decodes greedily at least as fast as the peer, same run.
+DECODING_SPEED_TARGET = 1.0
 # The architecture whose training speed is held to 2x the peer's.
 DEFAULT_ARCH = "luong"
 
@@ -135,6 +155,19 @@ def _parse_args(argv):
         default=4,
         help="turns of each model in the speed comparison (0 skips it)",
     )
+    parser.add_argument(
+        "--peer-minutes",
+        type=float,
+        default=None,
+        help="the peer's training budget (default: --minutes)",
+    )
+    parser.add_argument(
+        "--decode-rounds",
+        type=int,
+        default=3,
+        help="turns of each model in the decoding speed comparison (0 "
+        "skips it)",
+    )
     parser.add_argument("--logdir", default="runs/bench-translation")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=2)
@@ -157,6 +190,8 @@ def run(args):
             source_column=args.source_column,
             target_column=args.target_column,
             logdir=logdir / arch,
+            # A benchmark run is a fresh measurement, never a resumed one.
+            overwrite=True,
             # The time budget, not the epoch count, ends training.
             epochs=1000,
             max_minutes=args.minutes,
@@ -171,26 +206,21 @@ def run(args):
         )
         model = keras.saving.load_model(results["model_path"], compile=False)
         results["parameters"] = model.count_params()
+        results["max_decode_length"] = model.max_decode_length
         results["model_arguments"] = model_arguments
         rows.append(results)
         print(json.dumps(_summary(results)), flush=True)
     return rows
 
 
-def compare_training_speed(rows, args):
-    """Training pairs/s of each trained model and the peer, in turns.
+def train_peer(rows, args):
+    """Builds the peer and trains it for its budget.
 
-    Each model is loaded from its `.keras` file, recompiled as
-    `train_translation` compiles it (a fresh optimizer: the step's cost
-    does not depend on its state) and fed batches from the same bucketed
-    pipeline as in training; the peer gets its own pipeline. After
-    `--speed-steps` untimed warm-up steps each (tracing, one compilation
-    per batch shape), every model runs `--speed-steps` timed steps in turn,
-    `--speed-rounds` times.
-
-    Sets `row["same_run_pairs_per_second"]` and
-    `row["same_run_peer_ratio"]` on every row and returns the peer's
-    pairs/s.
+    Returns:
+        A dict: `"splits"` (the data splits), `"model"`, `"batches"` (an
+        iterator over its training pipeline), `"translator"` (its
+        `PeerGreedyTranslator`, generating at most as many tokens as our
+        models), `"minutes"` and `"train_pairs"`.
     """
     splits = load_translation_data(
         None if args.data == "dates" else args.data,
@@ -199,8 +229,40 @@ def compare_training_speed(rows, args):
         max_examples=args.max_examples,
         seed=args.seed,
     )
-    peer, peer_data = build_peer(splits["train"], seed=args.seed)
-    runners = [("peer", peer, iter(peer_data))]
+    max_length = max((row["max_decode_length"] for row in rows), default=40)
+    model, data, translator = build_peer(
+        splits["train"], seed=args.seed, max_length=max_length
+    )
+    batches = iter(data)
+    minutes = args.minutes if args.peer_minutes is None else args.peer_minutes
+    _, pairs = train_for(model, batches, minutes)
+    return {
+        "splits": splits,
+        "model": model,
+        "batches": batches,
+        "translator": translator,
+        "minutes": minutes,
+        "train_pairs": pairs,
+    }
+
+
+def compare_training_speed(rows, args, peer):
+    """Training pairs/s of each trained model and the peer, in turns.
+
+    Each model is loaded from its `.keras` file, recompiled as
+    `train_translation` compiles it (a fresh optimizer: the step's cost
+    does not depend on its state) and fed batches from the same bucketed
+    pipeline as in training; the peer (the dict of `train_peer`) keeps its
+    own pipeline and optimizer. After `--speed-steps` untimed warm-up steps
+    each (tracing, one compilation per batch shape), every model runs
+    `--speed-steps` timed steps in turn, `--speed-rounds` times.
+
+    Sets `row["same_run_pairs_per_second"]` and
+    `row["same_run_peer_ratio"]` on every row and returns the peer's
+    pairs/s.
+    """
+    train_pairs = peer["splits"]["train"]
+    runners = [("peer", peer["model"], peer["batches"])]
     for row in rows:
         model = keras.saving.load_model(row["model_path"])
         model.compile(
@@ -210,7 +272,7 @@ def compare_training_speed(rows, args):
             jit_compile="auto",
         )
         data = make_translation_dataset(
-            splits["train"],
+            train_pairs,
             model.source_tokenizer,
             model.target_tokenizer,
             args.batch_size,
@@ -236,6 +298,77 @@ def compare_training_speed(rows, args):
         row["same_run_pairs_per_second"] = speed[row["arch"]]
         row["same_run_peer_ratio"] = speed[row["arch"]] / speed["peer"]
     return speed["peer"]
+
+
+def _batch_maxima(values, batch_size):
+    return [
+        max(values[start : start + batch_size])
+        for start in range(0, len(values), batch_size)
+    ]
+
+
+def compare_decoding_speed(rows, args, peer):
+    """Greedy sentences/s of each trained model and the peer, in turns.
+
+    Our models translate the test split with `translate_pairs` (as
+    `train_translation` times them: eager tokenization, one compiled
+    decoding loop per batch of `--batch-size`, detokenization), the peer
+    with the tutorial's `translate` (one `tf.function` from strings to
+    strings per batch). One untimed pass each traces and compiles; then
+    each takes `--decode-rounds` timed passes in turn.
+
+    Sets `row["same_run_greedy_sentences_per_second"]`,
+    `row["same_run_greedy_peer_ratio"]` and `row["greedy_loop_steps"]`
+    (mean decoding loop iterations per batch: the batch's longest output,
+    `[END]` included) on every row.
+
+    Returns:
+        A dict for the peer: `"greedy_sentences_per_second"`,
+        `"greedy_loop_steps"` and `"bleu_greedy"` (against references in
+        its own text form).
+    """
+    test_pairs = peer["splits"]["test"]
+    sources = [source for source, _ in test_pairs]
+    batch_size = args.batch_size
+
+    def peer_pass():
+        return translate_texts(peer["translator"], sources, batch_size)
+
+    runners = [("peer", peer_pass)]
+    for row in rows:
+        model = keras.saving.load_model(row["model_path"], compile=False)
+
+        def our_pass(model=model):
+            hypotheses, _, token_ids = translate_pairs(
+                model, test_pairs, batch_size=batch_size
+            )
+            lengths = [int(np.count_nonzero(output)) for _, output in token_ids]
+            return hypotheses, _batch_maxima(lengths, batch_size)
+
+        runners.append((row["arch"], our_pass))
+    outputs = {name: run() for name, run in runners}
+    seconds = dict.fromkeys(outputs, 0.0)
+    for _ in range(args.decode_rounds):
+        for name, run in runners:
+            start = time.perf_counter()
+            run()
+            seconds[name] += time.perf_counter() - start
+    speed = {
+        name: args.decode_rounds * len(sources) / value
+        for name, value in seconds.items()
+    }
+    for row in rows:
+        _, steps = outputs[row["arch"]]
+        row["same_run_greedy_sentences_per_second"] = speed[row["arch"]]
+        row["same_run_greedy_peer_ratio"] = speed[row["arch"]] / speed["peer"]
+        row["greedy_loop_steps"] = float(np.mean(steps))
+    translations, steps = outputs["peer"]
+    references = standardized_references([target for _, target in test_pairs])
+    return {
+        "greedy_sentences_per_second": speed["peer"],
+        "greedy_loop_steps": float(np.mean(steps)),
+        "bleu_greedy": text_scores(translations, references)["bleu"],
+    }
 
 
 def _summary(results):
@@ -264,16 +397,34 @@ def _peer_ratio(row):
     return row["train_pairs_per_second"] / PEER["train_pairs_per_second"]
 
 
-def format_table(rows, peer_pairs_per_second=None):
+def _greedy_speed(row):
+    """Greedy sentences/s: the same-run measurement if made."""
+    return row.get(
+        "same_run_greedy_sentences_per_second",
+        row["greedy"]["sentences_per_second"],
+    )
+
+
+def _greedy_peer_ratio(row):
+    """Greedy decoding speed over the peer's: same-run, else issue's."""
+    if "same_run_greedy_peer_ratio" in row:
+        return row["same_run_greedy_peer_ratio"]
+    return _greedy_speed(row) / PEER["decode_sentences_per_second"]
+
+
+def format_table(rows, peer_pairs_per_second=None, peer_decoding=None):
     """Markdown table of the rows with the peer's line.
 
-    The peer's training speed is the same-run measurement when given, else
-    the issue's constant; the "x peer" column follows it.
+    The peer's training speed, decoding speed and BLEU are the same-run
+    measurements when given (`peer_decoding` is the dict of
+    `compare_decoding_speed`), else the issue's constants; the "x peer"
+    columns follow them.
     """
     lines = [
         "| model | parameters | epochs | train pairs/s | x peer "
-        "| BLEU greedy | BLEU beam 4 | greedy sent/s | beam 4 sent/s |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| BLEU greedy | BLEU beam 4 | greedy sent/s | x peer "
+        "| beam 4 sent/s |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
         speed = row["train_pairs_per_second"]
@@ -282,15 +433,20 @@ def format_table(rows, peer_pairs_per_second=None):
             f"| {row['epochs']} | {speed:.0f} "
             f"| {_peer_ratio(row):.2f} "
             f"| {row['greedy']['bleu']:.1f} | {row['beam4']['bleu']:.1f} "
-            f"| {row['greedy']['sentences_per_second']:.0f} "
+            f"| {_greedy_speed(row):.0f} | {_greedy_peer_ratio(row):.2f} "
             f"| {row['beam4']['sentences_per_second']:.0f} |"
         )
     peer_speed = peer_pairs_per_second or PEER["train_pairs_per_second"]
+    peer_bleu = PEER["bleu_greedy"]
+    peer_greedy = PEER["decode_sentences_per_second"]
+    if peer_decoding is not None:
+        peer_bleu = peer_decoding["bleu_greedy"]
+        peer_greedy = peer_decoding["greedy_sentences_per_second"]
     lines.append(
         f"| peer: {PEER['name']} | 5.3 M | | "
         f"{peer_speed:.0f} | 1.00 "
-        f"| {PEER['bleu_greedy']:.1f} | | "
-        f"{PEER['decode_sentences_per_second']:.0f} | |"
+        f"| {peer_bleu:.1f} | | "
+        f"{peer_greedy:.0f} | 1.00 | |"
     )
     return "\n".join(lines)
 
@@ -324,6 +480,18 @@ def format_targets(rows):
                 f"{ratio:.2f}x the peer's >= "
                 f"{DEFAULT_MODEL_SPEEDUP_TARGET}x: {verdict}"
             )
+    for row in recurrent:
+        ratio = _greedy_peer_ratio(row)
+        verdict = "pass" if ratio >= DECODING_SPEED_TARGET else "FAIL"
+        same_run = (
+            "same run"
+            if "same_run_greedy_peer_ratio" in row
+            else ("issue's peer")
+        )
+        lines.append(
+            f"- {row['arch']} greedy decoding {ratio:.2f}x the peer's "
+            f"({same_run}) >= {DECODING_SPEED_TARGET:g}x: {verdict}"
+        )
     return "\n".join(lines)
 
 
@@ -348,8 +516,20 @@ def main(argv=None):
     )
     rows = run(args)
     peer_speed = None
+    peer_decoding = None
+    if args.speed_rounds > 0 or args.decode_rounds > 0:
+        peer = train_peer(rows, args)
+        print(
+            json.dumps(
+                {
+                    "peer_minutes": peer["minutes"],
+                    "peer_train_pairs": peer["train_pairs"],
+                }
+            ),
+            flush=True,
+        )
     if args.speed_rounds > 0:
-        peer_speed = compare_training_speed(rows, args)
+        peer_speed = compare_training_speed(rows, args, peer)
         print(
             json.dumps(
                 {
@@ -362,8 +542,35 @@ def main(argv=None):
             ),
             flush=True,
         )
+    if args.decode_rounds > 0:
+        peer_decoding = compare_decoding_speed(rows, args, peer)
+        print(
+            json.dumps(
+                {
+                    "peer_greedy": {
+                        "sentences_per_second": round(
+                            peer_decoding["greedy_sentences_per_second"]
+                        ),
+                        "loop_steps": round(
+                            peer_decoding["greedy_loop_steps"], 1
+                        ),
+                        "bleu": round(peer_decoding["bleu_greedy"], 2),
+                    },
+                    **{
+                        row["arch"]: {
+                            "sentences_per_second": round(
+                                row["same_run_greedy_sentences_per_second"]
+                            ),
+                            "loop_steps": round(row["greedy_loop_steps"], 1),
+                        }
+                        for row in rows
+                    },
+                }
+            ),
+            flush=True,
+        )
     print()
-    print(format_table(rows, peer_speed))
+    print(format_table(rows, peer_speed, peer_decoding))
     print()
     print(format_targets(rows))
     return rows

@@ -16,7 +16,9 @@ measured in the same run as our own models. What the tutorial does is kept:
   `Dense` to vocabulary logits as decoder;
 - training: cross-entropy from logits averaged over the non-padding target
   tokens, masked accuracy as metric, `Adam()` at its default rate, and
-  Keras' default compilation (no XLA on CPU, as in the tutorial).
+  Keras' default compilation (no XLA on CPU, as in the tutorial);
+- translation: the tutorial's exported greedy `translate` (its dynamic
+  loop), one `tf.function` from strings to strings (`PeerGreedyTranslator`).
 
 With 5,000-word vocabularies on both sides and 256 units the model has
 5,292,936 parameters: embeddings 2 x 1,280,000, bidirectional GRU 789,504,
@@ -27,7 +29,8 @@ Only the text pipeline uses TensorFlow; the model is plain Keras.
 
 Usage:
 
-    python -m bench.translation_peer --data ../shared/data/spa-eng --steps 200
+    python -m bench.translation_peer --data ../shared/data/spa-eng --steps 200 \
+        --decode
 """
 
 import argparse
@@ -184,9 +187,14 @@ class PeerDecoder(keras.layers.Layer):
         self.attention = PeerCrossAttention(units)
         self.output_layer = keras.layers.Dense(vocabulary_size)
 
-    def call(self, context, target_in):
-        outputs, _ = self.rnn(self.embedding(target_in))
-        return self.output_layer(self.attention(outputs, context))
+    def call(self, context, target_in, state=None, return_state=False):
+        outputs, state = self.rnn(
+            self.embedding(target_in), initial_state=state
+        )
+        logits = self.output_layer(self.attention(outputs, context))
+        if return_state:
+            return logits, state
+        return logits
 
     def compute_mask(self, inputs, previous_mask=None):
         # The first argument is the context, whose source-length mask must
@@ -230,8 +238,104 @@ class PeerTranslator(keras.Model):
         return logits
 
 
+class PeerGreedyTranslator:
+    """The tutorial's `Translator.translate`: greedy decoding of raw text.
+
+    As in the tutorial's exported version (its "dynamic loop"), one
+    `tf.function` (no XLA, as the tutorial) takes a batch of strings,
+    vectorizes them (padded to the batch's longest), encodes them, then
+    calls the decoder one token at a time from `[START]` with the GRU
+    state carried along (`get_next_token`: argmax of the logits; a row
+    that emits `[END]` is done and emits 0 from then on, so its `[END]`
+    itself becomes 0), collects the tokens in a `TensorArray` and leaves
+    the loop once every row is done or after `max_length` steps; the
+    tokens become words with an inverse `StringLookup` and are joined by
+    spaces (`tokens_to_text`). Strings of any batch size share one trace.
+
+    Args:
+        model: A `PeerTranslator`.
+        source_vectorizer: The `TextVectorization` of the sources.
+        target_vectorizer: The `TextVectorization` of the targets.
+        max_length: Most tokens generated per sentence, `[END]` included.
+    """
+
+    def __init__(
+        self, model, source_vectorizer, target_vectorizer, max_length=40
+    ):
+        self.model = model
+        self.source_vectorizer = source_vectorizer
+        self.target_vectorizer = target_vectorizer
+        vocabulary = target_vectorizer.get_vocabulary()
+        self.start_id = vocabulary.index("[START]")
+        self.end_id = vocabulary.index("[END]")
+        self.id_to_word = keras.layers.StringLookup(
+            vocabulary=vocabulary, mask_token="", invert=True
+        )
+        self.max_length = max_length
+        self._translate = tf.function(
+            self._translate_batch,
+            input_signature=[tf.TensorSpec([None], tf.string)],
+        )
+
+    def next_logits(self, context, next_token, state, step):
+        """The decoder's logits `[batch, 1, vocabulary]` and new state.
+
+        A hook for timing: `bench.decoding_profile` overrides it to end
+        untrained decoders at realistic lengths.
+        """
+        return self.model.decoder(
+            context, next_token, state=state, return_state=True
+        )
+
+    def _translate_batch(self, texts):
+        context_ids = self.source_vectorizer(texts).to_tensor()
+        context = self.model.encoder(context_ids)
+        batch_size = tf.shape(context_ids)[0]
+        next_token = tf.fill(
+            [batch_size, 1], tf.constant(self.start_id, "int64")
+        )
+        done = tf.zeros([batch_size, 1], "bool")
+        state = tf.zeros([batch_size, self.model.decoder.rnn.units])
+        tokens = tf.TensorArray("int64", size=1, dynamic_size=True)
+        for step in tf.range(self.max_length):
+            logits, state = self.next_logits(context, next_token, state, step)
+            next_token = tf.argmax(logits, axis=-1)
+            done = done | (next_token == self.end_id)
+            next_token = tf.where(done, tf.constant(0, "int64"), next_token)
+            tokens = tokens.write(step, next_token)
+            if tf.reduce_all(done):
+                break
+        # [steps, batch, 1] -> [batch, steps]
+        tokens = tf.transpose(tokens.stack()[:, :, 0])
+        words = self.id_to_word(tokens)
+        text = tf.strings.reduce_join(words, axis=-1, separator=" ")
+        text = tf.strings.regex_replace(text, r"^ *\[START\] *", "")
+        text = tf.strings.regex_replace(text, r" *\[END\] *$", "")
+        return text, tokens
+
+    def translate(self, texts):
+        """Translates a batch of sentences.
+
+        Args:
+            texts: A list or `[batch]` string tensor of source sentences.
+
+        Returns:
+            `(translations, token_ids)`: a `[batch]` string tensor (the
+            tutorial's output: lowercase words and punctuation separated by
+            spaces, with the spaces its padding leaves at the end) and the
+            int64 ids `[batch, steps]`, `steps` being the decoding loop's
+            iterations (0 after each row's end).
+        """
+        return self._translate(tf.constant(texts, tf.string))
+
+
 def build_peer(
-    train_pairs, vocabulary_size=5000, units=256, batch_size=64, seed=0
+    train_pairs,
+    vocabulary_size=5000,
+    units=256,
+    batch_size=64,
+    seed=0,
+    max_length=40,
 ):
     """Builds the compiled peer model and its training dataset.
 
@@ -246,11 +350,14 @@ def build_peer(
         units: Width of every layer.
         batch_size: Sentence pairs per batch.
         seed: Seed of the weights and of the shuffling.
+        max_length: Most tokens the translator generates per sentence.
 
     Returns:
-        `(model, train_dataset)`: the compiled `PeerTranslator`, and an
-        endless `tf.data.Dataset` of `((context_ids, target_in), target_out)`
-        batches, reshuffled every pass over `train_pairs`.
+        `(model, train_dataset, translator)`: the compiled
+        `PeerTranslator`; an endless `tf.data.Dataset` of
+        `((context_ids, target_in), target_out)` batches, reshuffled every
+        pass over `train_pairs`; and the `PeerGreedyTranslator` that
+        translates raw strings with that model and vocabularies.
     """
     keras.utils.set_random_seed(seed)
     sources = [source for source, _ in train_pairs]
@@ -298,7 +405,10 @@ def build_peer(
         loss=masked_loss,
         metrics=[masked_accuracy],
     )
-    return model, train_dataset
+    translator = PeerGreedyTranslator(
+        model, source_vectorizer, target_vectorizer, max_length
+    )
+    return model, train_dataset, translator
 
 
 def train_steps(model, dataset_iterator, steps):
@@ -328,6 +438,64 @@ def train_steps(model, dataset_iterator, steps):
     return seconds, pairs
 
 
+def train_for(model, dataset_iterator, minutes, steps_per_turn=50):
+    """Trains in turns of `steps_per_turn` steps until `minutes` have passed.
+
+    Returns:
+        `(seconds, pairs)` of the training steps, as `train_steps`.
+    """
+    deadline = time.perf_counter() + 60.0 * minutes
+    seconds, pairs = 0.0, 0
+    while time.perf_counter() < deadline:
+        turn_seconds, turn_pairs = train_steps(
+            model, dataset_iterator, steps_per_turn
+        )
+        seconds += turn_seconds
+        pairs += turn_pairs
+    return seconds, pairs
+
+
+def translate_texts(translator, texts, batch_size=64):
+    """Translates sentences in batches, as the tutorial's `translate`.
+
+    The last batch keeps its own size: the translator's one trace takes any
+    batch size.
+
+    Args:
+        translator: A `PeerGreedyTranslator`.
+        texts: Source sentences.
+        batch_size: Sentences per call.
+
+    Returns:
+        `(translations, steps)`: the Python strings, stripped of the
+        spaces the padding leaves, and the decoding loop's iterations of
+        each batch.
+    """
+    translations, steps = [], []
+    for start in range(0, len(texts), batch_size):
+        batch = list(texts[start : start + batch_size])
+        strings, token_ids = translator.translate(batch)
+        translations.extend(
+            text.decode("utf-8").strip() for text in strings.numpy()
+        )
+        steps.append(int(token_ids.shape[1]))
+    return translations, steps
+
+
+def standardized_references(references):
+    """References in the peer's text form, without `[START]`/`[END]`.
+
+    The tutorial's words are lowercase, unaccented and stripped of
+    apostrophes and digits; the peer's BLEU is measured against references
+    standardized the same way.
+    """
+    standardized = tf_lower_and_split_punct(tf.constant(references))
+    return [
+        " ".join(text.decode("utf-8").split()[1:-1])
+        for text in standardized.numpy()
+    ]
+
+
 def _parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m bench.translation_peer",
@@ -348,6 +516,12 @@ def _parse_args(argv):
         help="untimed training steps first (tracing, memory allocation)",
     )
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--decode",
+        action="store_true",
+        help="then translate the test split greedily and time it (the "
+        "first batch, which traces, untimed)",
+    )
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--vocabulary-size", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
@@ -357,18 +531,23 @@ def _parse_args(argv):
 def main(argv=None):
     """Builds the peer on the data and prints its training throughput.
 
+    With `--decode`, also its greedy decoding speed on the test split
+    (after only the training steps run here, so the lengths it emits are
+    those of a barely trained model).
+
     Args:
         argv: Command-line arguments; `None` for `sys.argv[1:]`.
 
     Returns:
         A dict with `"parameters"`, `"seconds"`, `"pairs"` and
-        `"pairs_per_second"` of the timed steps.
+        `"pairs_per_second"` of the timed steps, and with `--decode`
+        `"greedy_sentences_per_second"`.
     """
     args = _parse_args(argv)
     splits = load_translation_data(
         args.data, source_column=1, target_column=0, seed=args.seed
     )
-    model, train_dataset = build_peer(
+    model, train_dataset, translator = build_peer(
         splits["train"],
         vocabulary_size=args.vocabulary_size,
         units=args.units,
@@ -386,12 +565,28 @@ def main(argv=None):
         f"({args.steps} steps of batch {args.batch_size}): "
         f"{pairs_per_second:.1f} pairs/s"
     )
-    return {
+    results = {
         "parameters": parameters,
         "seconds": seconds,
         "pairs": pairs,
         "pairs_per_second": pairs_per_second,
     }
+    if args.decode:
+        sources = [source for source, _ in splits["test"]]
+        translate_texts(translator, sources[: args.batch_size])
+        start = time.perf_counter()
+        translations, steps = translate_texts(
+            translator, sources, args.batch_size
+        )
+        decode_seconds = time.perf_counter() - start
+        results["greedy_sentences_per_second"] = len(sources) / decode_seconds
+        print(
+            f"peer greedy decoding: {len(sources):,} sentences in "
+            f"{decode_seconds:.1f} s (batches of {args.batch_size}, "
+            f"{sum(steps) / len(steps):.1f} steps each): "
+            f"{results['greedy_sentences_per_second']:.0f} sentences/s"
+        )
+    return results
 
 
 if __name__ == "__main__":

@@ -1,6 +1,15 @@
-"""`keras-attention-zoo`: train, evaluate, use and export zoo models."""
+"""`keras-attention-zoo`: train, evaluate, use and export zoo models.
+
+A mistake (a bad argument, a missing or unreadable file, a logdir that
+holds another run) is reported on one line, `keras-attention-zoo: error:
+...`, naming the argument or file, what was expected and what was
+received, with exit status 2; anything else is a bug and keeps its
+traceback. Options may come before, between or after the positional
+arguments (`translate MODEL --beam-width 4 TEXT`).
+"""
 
 import argparse
+import pathlib
 import sys
 
 from zoo.options import add_arguments
@@ -32,9 +41,24 @@ EPILOG = """examples:
 """
 
 
+PROG = "keras-attention-zoo"
+
+# Commands whose positional arguments may be mixed with their options.
+_INTERMIXED = ("evaluate", "translate", "export")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that reports a mistake on one line."""
+
+    def error(self, message):
+        # argparse prints the whole usage first; the usage is one
+        # `--help` away, and the mistake is what the user must see.
+        self.exit(2, f"{PROG}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser():
-    parser = argparse.ArgumentParser(
-        prog="keras-attention-zoo",
+    parser = _Parser(
+        prog=PROG,
         description="Train and use the attention model zoo.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -62,7 +86,25 @@ def _parser():
         default=None,
         help="longest translation in tokens (default: the model's)",
     )
+    parser.commands = commands.choices
     return parser
+
+
+def _parse(argv):
+    """Parses the command line; options may follow positional arguments.
+
+    `parse_intermixed_args` takes `translate MODEL --beam-width 4 TEXT`,
+    which plain argparse refuses once `TEXT...` has matched nothing, but
+    it does not handle subcommands: the command's own parser parses what
+    follows the command's name.
+    """
+    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _INTERMIXED:
+        args = parser.commands[argv[0]].parse_intermixed_args(argv[1:])
+        args.command = argv[0]
+        return args
+    return parser.parse_args(argv)
 
 
 def _add_train(commands):
@@ -117,20 +159,53 @@ def _add_evaluate(commands):
 
 
 def _positive_int(text):
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer, received {text!r}"
+        ) from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
 
 
 def _load(path):
+    """Loads a zoo translation model, or says what is wrong with `path`."""
+    import zipfile
+
     import keras
 
     # Registers the zoo's models and tokenizers for deserialization.
     import zoo.text  # noqa: F401
-    import zoo.translation  # noqa: F401
+    from zoo.translation import Seq2Seq
 
-    return keras.saving.load_model(path, compile=False)
+    path = pathlib.Path(path)
+    expected = f"MODEL {path}: expected a .keras model file"
+    if not path.exists():
+        raise ValueError(f"{expected}, received a path that does not exist")
+    if path.is_dir():
+        raise ValueError(f"{expected}, received a directory")
+    if not zipfile.is_zipfile(path):
+        # What `model.save` leaves when killed, or another kind of file.
+        raise ValueError(
+            f"{expected}, received a file that is not a complete .keras "
+            f"archive ({path.stat().st_size} bytes; truncated?)"
+        )
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except (ValueError, TypeError, KeyError, OSError) as error:
+        raise ValueError(
+            f"{expected}, received one that cannot be loaded "
+            f"({_first_line(error)})"
+        ) from None
+    if not isinstance(model, Seq2Seq):
+        raise ValueError(
+            f"MODEL {path}: expected a zoo translation model (from "
+            f"`{PROG} train translation`), received a "
+            f"{type(model).__name__}"
+        )
+    return model
 
 
 def _train(args):
@@ -190,9 +265,45 @@ def _evaluate(args):
 
 def _translate(args):
     model = _load(args.model)
-    texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
+    if args.texts:
+        texts = [
+            _utf8(text, f"TEXT {number}")
+            for number, text in enumerate(args.texts, 1)
+        ]
+    else:
+        texts = _stdin_lines()
     for text in model.translate(texts, beam_width=args.beam_width):
         print(text)
+
+
+def _utf8(text, name):
+    """`text`, if it holds no byte that was not UTF-8 (`surrogateescape`)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raw = text.encode("utf-8", "surrogateescape")
+        raise ValueError(
+            f"{name}: expected UTF-8 text, received the byte "
+            f"{raw[error.start]:#04x} at character {error.start}"
+        ) from None
+    return text
+
+
+def _stdin_lines():
+    """The lines of stdin, decoded as UTF-8 whatever the locale says."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        return [line.rstrip("\r\n") for line in sys.stdin]
+    lines = []
+    for number, line in enumerate(stream, 1):
+        try:
+            lines.append(line.decode("utf-8").rstrip("\r\n"))
+        except UnicodeDecodeError as error:
+            raise ValueError(
+                f"stdin line {number}: expected UTF-8 text, received the "
+                f"byte {line[error.start]:#04x} at byte {error.start}"
+            ) from None
+    return lines
 
 
 def _export(args):
@@ -213,9 +324,19 @@ def _export(args):
     )
 
 
+def _first_line(error):
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def main(argv=None):
-    """Entry point of the `keras-attention-zoo` console script."""
-    args = _parser().parse_args(argv)
+    """Entry point of the `keras-attention-zoo` console script.
+
+    Returns:
+        The exit status: 0, or 2 for a mistake in the arguments, the
+        files or the logdir, reported on one line of stderr.
+    """
+    args = _parse(argv)
     # Translations are printed as text; a console that cannot encode a
     # character ("\u202f" on a cp1252 terminal) shows an escape instead
     # of ending the run with a UnicodeEncodeError.
@@ -229,9 +350,11 @@ def main(argv=None):
     }[args.command]
     try:
         command(args)
-    except (ValueError, FileNotFoundError, OSError) as error:
-        # Bad arguments and unreadable data deserve one line, not a trace.
-        print(f"keras-attention-zoo: error: {error}", file=sys.stderr)
+    except (ValueError, OSError) as error:
+        # Bad arguments, unreadable or malformed files (`UnicodeError` and
+        # `json.JSONDecodeError` are `ValueError`s) and logdirs holding
+        # another run deserve one line, not a trace.
+        print(f"{PROG}: error: {_first_line(error)}", file=sys.stderr)
         return 2
     return 0
 

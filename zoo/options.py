@@ -62,6 +62,37 @@ def _type_name(kind):
     return _TYPE_NAMES.get(kind, getattr(kind, "__name__", str(kind)))
 
 
+def _parse_json_object(text):
+    """A JSON object of the command line, or an `ArgumentTypeError`."""
+    expected = "expected a JSON object such as '{\"units\": 256}'"
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        reason = getattr(error, "msg", str(error))
+        position = getattr(error, "pos", None)
+        where = "" if position is None else f" at character {position}"
+        raise argparse.ArgumentTypeError(
+            f"{expected}, received {text!r} ({reason}{where})"
+        ) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(
+            f"{expected}, received {text!r} (a JSON "
+            f"{_JSON_NAMES.get(type(value), type(value).__name__)})"
+        )
+    return value
+
+
+# What `json.loads` returned, in JSON's words.
+_JSON_NAMES = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Option:
     """One declared option of a zoo task or of the trainer.
@@ -150,20 +181,21 @@ class Option:
 
         Leaves `choices` to argparse, whose "invalid choice" message
         lists them.
+
+        Raises:
+            argparse.ArgumentTypeError: Saying what was expected and what
+                was received.
         """
         kind = self.type[0] if isinstance(self.type, tuple) else self.type
-        try:
-            if kind is dict:
-                value = json.loads(text)
-                if not isinstance(value, dict):
-                    raise ValueError("not an object")
-            else:
+        if kind is dict:
+            value = _parse_json_object(text)
+        else:
+            try:
                 value = (kind or str)(text)
-        except ValueError as error:
-            kind = "JSON object" if kind is dict else kind.__name__
-            raise argparse.ArgumentTypeError(
-                f"invalid {kind} value: {text!r} ({error})"
-            ) from None
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"expected {_type_name(kind)}, received {text!r}"
+                ) from None
         try:
             self._check_bounds(value)
         except ValueError as error:
@@ -198,7 +230,7 @@ def merge(*groups):
     return tuple(merged.values())
 
 
-def resolve(options, values, owner):
+def resolve(options, values, owner, kind="option"):
     """Checks keyword arguments against declared options.
 
     Args:
@@ -206,6 +238,7 @@ def resolve(options, values, owner):
         values: A dict of keyword arguments; `None` means the default.
         owner: What the options belong to, for error messages (e.g.
             `"task 'translation'"`).
+        kind: What the messages call an option, e.g. `"model argument"`.
 
     Returns:
         A `types.SimpleNamespace` with every option: the given value or
@@ -240,9 +273,9 @@ def resolve(options, values, owner):
         ]
         hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
         raise ValueError(
-            f"Unknown option{'s' if len(unknown) > 1 else ''} "
+            f"Unknown {kind}{'s' if len(unknown) > 1 else ''} "
             f"{', '.join(f'`{name}`' for name in unknown)} of {owner}{hint}. "
-            f"Known options: {', '.join(sorted(names))}."
+            f"Known {kind}s: {', '.join(sorted(names))}."
         )
     resolved = {}
     for option in options:
@@ -251,7 +284,7 @@ def resolve(options, values, owner):
             resolved[option.name] = option.check(value)
         except ValueError as error:
             raise ValueError(
-                f"Invalid option `{option.name}` of {owner}: {error}. "
+                f"Invalid {kind} `{option.name}` of {owner}: {error}. "
                 f"Received: {option.name}={value!r}"
             ) from None
     return types.SimpleNamespace(**resolved)

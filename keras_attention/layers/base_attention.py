@@ -232,10 +232,16 @@ class BaseAttention(keras.layers.Layer):
             value.shape, None if key is None else key.shape
         )
         key = value if key is None else key
-        memory = self._project_memory(
-            ops.cast(key, self.compute_dtype),
-            ops.cast(value, self.compute_dtype),
-        )
+        key = ops.cast(key, self.compute_dtype)
+        value = ops.cast(value, self.compute_dtype)
+        if value_mask is not None:
+            # Masked positions get zero weight, but 0 * NaN is NaN: padding
+            # holding NaN or Inf would still poison the context and the
+            # gradients. Masked means absent, so they are zeroed first.
+            present = ops.expand_dims(ops.cast(value_mask, "bool"), -1)
+            key = ops.where(present, key, ops.zeros_like(key))
+            value = ops.where(present, value, ops.zeros_like(value))
+        memory = self._project_memory(key, value)
         memory["value_mask"] = utils.value_mask_or_ones(value, value_mask)
         return memory
 

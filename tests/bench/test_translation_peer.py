@@ -54,7 +54,7 @@ def test_tf_lower_and_split_punct(text, expected):
 
 @pytest.fixture(scope="module")
 def tiny_peer():
-    model, dataset = peer.build_peer(
+    model, dataset, _ = peer.build_peer(
         TINY_PAIRS,
         vocabulary_size=VOCABULARY_SIZE,
         units=16,
@@ -62,6 +62,27 @@ def tiny_peer():
         seed=0,
     )
     return model, dataset
+
+
+def _translator(max_length=6):
+    """A fresh untrained peer's translator (tests change its weights)."""
+    _, _, translator = peer.build_peer(
+        TINY_PAIRS,
+        vocabulary_size=VOCABULARY_SIZE,
+        units=16,
+        batch_size=BATCH_SIZE,
+        seed=1,
+        max_length=max_length,
+    )
+    return translator
+
+
+def _favour(translator, token_id):
+    """Makes the decoder's output layer always pick `token_id`."""
+    output_layer = translator.model.decoder.output_layer
+    bias = np.zeros(output_layer.bias.shape, "float32")
+    bias[token_id] = 1e4
+    output_layer.bias.assign(bias)
 
 
 def test_logits_cover_the_target_vocabulary(tiny_peer):
@@ -154,3 +175,73 @@ def test_train_steps_counts_pairs_and_learns(tiny_peer):
     ]
     _, uneven_pairs = peer.train_steps(model, iter(uneven_batches), 2)
     assert uneven_pairs == 3 + BATCH_SIZE
+
+
+def test_greedy_translation_follows_the_teacher_forced_model():
+    translator = _translator(max_length=6)
+    sources = [source for source, _ in TINY_PAIRS[:5]]
+    texts, tokens = translator.translate(sources)
+    texts, tokens = texts.numpy(), tokens.numpy()
+    assert texts.shape == (5,)
+    assert tokens.shape[0] == 5 and 1 <= tokens.shape[1] <= 6
+
+    # Each greedy token is the argmax of the teacher-forced model fed the
+    # tokens before it: the step decoder carries the GRU state correctly.
+    context_ids = translator.source_vectorizer(sources).to_tensor()
+    start = np.full((5, 1), translator.start_id)
+    target_in = np.concatenate([start, tokens[:, :-1]], axis=1)
+    logits = translator.model((context_ids, target_in))
+    predicted = np.argmax(keras.ops.convert_to_numpy(logits), axis=-1)
+    for row in range(5):
+        # A row that ends writes 0 in place of [END], then 0s.
+        ended = np.flatnonzero(tokens[row] == 0)
+        length = ended[0] if ended.size else tokens.shape[1]
+        assert np.array_equal(predicted[row, :length], tokens[row, :length])
+        if ended.size:
+            assert predicted[row, length] == translator.end_id
+            assert np.all(tokens[row, length:] == 0)
+    words = translator.target_vectorizer.get_vocabulary()
+    first = " ".join(str(words[token]) for token in tokens[0] if token)
+    assert texts[0].decode("utf-8").strip() == first
+
+
+def test_greedy_translation_stops_when_every_row_is_done():
+    translator = _translator(max_length=6)
+    _favour(translator, translator.end_id)
+    texts, tokens = translator.translate(["yo como pan.", "tú bebo agua."])
+    # One step: every row emitted [END] (written as 0) at once.
+    assert tokens.shape == (2, 1)
+    assert np.all(tokens.numpy() == 0)
+    assert [text.strip() for text in texts.numpy()] == [b"", b""]
+
+
+def test_greedy_translation_stops_at_max_length():
+    translator = _translator(max_length=4)
+    words = translator.target_vectorizer.get_vocabulary()
+    word = words.index("water")
+    _favour(translator, word)
+    texts, tokens = translator.translate(["yo bebo agua."])
+    assert tokens.numpy().tolist() == [[word] * 4]
+    assert texts.numpy()[0] == b"water water water water"
+
+
+def test_translate_texts_batches_with_one_trace():
+    translator = _translator(max_length=5)
+    sources = [source for source, _ in TINY_PAIRS[:7]]
+    translations, steps = peer.translate_texts(translator, sources, 3)
+    assert len(translations) == 7
+    assert len(steps) == 3 and all(1 <= step <= 5 for step in steps)
+    assert all(text == text.strip() for text in translations)
+    # Batches of 3, 3 and 1 sentences share the one trace.
+    assert translator._translate.experimental_get_tracing_count() == 1
+    one_by_one = [
+        peer.translate_texts(translator, [source])[0][0] for source in sources
+    ]
+    assert one_by_one == translations
+
+
+def test_standardized_references_are_in_the_peers_text_form():
+    assert peer.standardized_references(["I'm cold.", "¿Qué?"]) == [
+        "im cold .",
+        "¿ que ?",
+    ]

@@ -254,6 +254,9 @@ def test_served_translation_equals_the_keras_model(models, served, arch):
     model, beam_width = models[arch], EXPORTS[arch]
     expected = model.translate(TEXTS, beam_width=beam_width)
     assert served[arch]["translation"] == expected
+    # The empty source is served an empty translation, not an invented one.
+    assert served[arch]["translation"][TEXTS.index("")] == ""
+    assert served["arrays"][f"{arch}/lengths"][TEXTS.index("")] == 0
     reference = reference_outputs(model, beam_width)
     arrays = served["arrays"]
     np.testing.assert_array_equal(

@@ -23,6 +23,7 @@ from zoo import trainer  # noqa: E402
 from zoo.options import Option  # noqa: E402
 from zoo.options import add_arguments  # noqa: E402
 from zoo.options import resolve  # noqa: E402
+from zoo.trainer import RunConflictError  # noqa: E402
 from zoo.trainer import TimeBudget  # noqa: E402
 from zoo.trainer import train  # noqa: E402
 
@@ -212,7 +213,7 @@ class Interrupted(Exception):
 
 
 class InterruptAfterFirstEpoch(keras.callbacks.Callback):
-    # Runs after BackupAndRestore has written the epoch's checkpoint.
+    # Runs after RunCheckpoint has written the epoch's checkpoint.
     def on_epoch_end(self, epoch, logs=None):
         self.weights = [w.numpy() for w in self.model.weights]
         raise Interrupted
@@ -224,7 +225,7 @@ class Recorder(keras.callbacks.Callback):
         self.epochs = []
 
     def on_train_begin(self, logs=None):
-        # BackupAndRestore, earlier in the list, has restored by now.
+        # RunCheckpoint, earlier in the list, has restored by now.
         self.weights = [w.numpy() for w in self.model.weights]
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -243,11 +244,59 @@ def test_an_interrupted_run_resumes_and_restores_the_policy(reversal, tmp_path):
     recorder = Recorder()
     results = train(reversal, mixed_precision=True, callbacks=[recorder], **run)
     assert recorder.epochs == [1, 2]
-    assert results["epochs"] == 2
+    # The record counts the epoch before the interruption too.
+    assert results["epochs"] == 3 and results["epochs_resumed"] == 1
+    assert results["train_pairs"] == 3 * 256
     for restored, at_interrupt in zip(
         recorder.weights, interrupt.weights, strict=True
     ):
         np.testing.assert_array_equal(restored, at_interrupt)
+
+
+class InterruptAtFirstBatch(keras.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+        raise Interrupted
+
+
+def test_a_run_resumes_only_with_its_own_settings(reversal, tmp_path):
+    logdir = tmp_path / "run"
+    run = {"logdir": logdir, "epochs": 2, "verbose": 0, "jit_compile": False}
+    with pytest.raises(Interrupted):
+        train(reversal, callbacks=[InterruptAfterFirstEpoch()], **run)
+    record = json.loads((logdir / "run.json").read_text())
+    # The task's own options, by default (`Task.definition`).
+    assert record["stage"] == "training"
+    assert record["definition"] == {
+        "task": "reversal",
+        "seed": 0,
+        "length": 5,
+        "num_examples": 256,
+        "units": 16,
+    }
+    with pytest.raises(
+        RunConflictError,
+        match=f"^{logdir} holds another run: its length is 5, this run's "
+        "is 4; use another --logdir, or --overwrite to replace that run$",
+    ):
+        train(reversal, length=4, **run)
+    # The refusal changed nothing: the run resumes with its settings.
+    results = train(reversal, **run)
+    assert results["epochs"] == 2 and results["epochs_resumed"] == 1
+
+
+def test_a_run_stopped_before_its_first_checkpoint_starts_afresh(
+    reversal, tmp_path
+):
+    logdir = tmp_path / "run"
+    run = {"logdir": logdir, "epochs": 1, "verbose": 0, "jit_compile": False}
+    with pytest.raises(Interrupted):
+        train(reversal, callbacks=[InterruptAtFirstBatch()], **run)
+    assert list((logdir / "train").iterdir())
+    # Nothing was trained: other settings are a new run, not a conflict,
+    # and the aborted attempt's TensorBoard logs are not mixed in.
+    results = train(reversal, length=4, **run)
+    assert results["length"] == 4 and results["epochs_resumed"] == 0
+    assert len(list((logdir / "train").iterdir())) == 1
 
 
 def test_help_shows_the_declared_options(reversal, capsys):

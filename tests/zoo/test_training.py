@@ -256,7 +256,7 @@ KILLED_RUN = """
     from zoo.translation.training import train_translation
 
     class KillAfterFirstEpoch(keras.callbacks.Callback):
-        # Runs after BackupAndRestore has written the epoch's checkpoint.
+        # Runs after RunCheckpoint has written the epoch's checkpoint.
         def on_epoch_end(self, epoch, logs=None):
             np.savez(
                 "{weights}", *[w.numpy() for w in self.model.weights]
@@ -292,7 +292,7 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
             self.epochs = []
 
         def on_train_begin(self, logs=None):
-            # BackupAndRestore, earlier in the list, has restored by now.
+            # RunCheckpoint, earlier in the list, has restored by now.
             self.weights = [w.numpy() for w in self.model.weights]
 
         def on_epoch_begin(self, epoch, logs=None):
@@ -309,7 +309,8 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
     for restored, at_kill in zip(recorder.weights, expected, strict=True):
         np.testing.assert_array_equal(restored, at_kill)
     assert (logdir / "model.keras").is_file()
-    assert results["epochs"] == 2
+    # The record counts the epoch trained before the kill too.
+    assert results["epochs"] == 3 and results["epochs_resumed"] == 1
     # The resumed run read the killed run's vocabularies, not new ones.
     assert sorted((logdir / "vocabulary").iterdir()) == vocabularies
     assert [path.stat().st_mtime_ns for path in vocabularies] == stamps

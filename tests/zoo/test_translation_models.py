@@ -314,3 +314,49 @@ def test_zero_initial_state_model_saves_and_loads(arch, tmp_path):
         to_numpy(loaded.translate_ids(source, 1, 2, max_length=6)["sequences"]),
         to_numpy(model.translate_ids(source, 1, 2, max_length=6)["sequences"]),
     )
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_empty_or_blank_source_translates_to_nothing(arch):
+    from zoo.text import WordPieceTokenizer
+    from zoo.translation import BahdanauTranslator
+    from zoo.translation import LuongTranslator
+    from zoo.translation import TransformerTranslator
+
+    vocabulary = ["[PAD]", "[UNK]", "[START]", "[END]", "a", "b"]
+    classes = {
+        "bahdanau": BahdanauTranslator,
+        "luong": LuongTranslator,
+        "transformer": TransformerTranslator,
+    }
+    sizes = (
+        {"model_dim": 8, "num_heads": 2, "feed_forward_dim": 8}
+        if arch == "transformer"
+        else {"embedding_dim": 4, "units": 8}
+    )
+    model = classes[arch](
+        6,
+        6,
+        **sizes,
+        max_decode_length=5,
+        source_tokenizer=WordPieceTokenizer(vocabulary),
+        target_tokenizer=WordPieceTokenizer(vocabulary),
+    )
+    ids = np.array([[4, 5], [4, 0]], "int32")
+    model((ids, ids))
+    # The output layer prefers "a" to [END] by far: any source, the empty
+    # one included, would be translated "a a a a a" by the network.
+    bias = np.zeros(6, "float32")
+    bias[4] = 50.0
+    model.output_projection.bias.assign(bias)
+    texts = ["", "   ", "\t\n", "a b"]
+    for beam_width in (1, 3):
+        translations = model.translate(texts, beam_width=beam_width)
+        assert translations[:3] == ["", "", ""]
+        assert translations[3].startswith("a")
+        results = model.translate_ids(
+            np.array([[0, 0], [4, 5]], "int32"), 2, 3, beam_width=beam_width
+        )
+        assert to_numpy(results["lengths"]).tolist()[0] == 0
+        assert not to_numpy(results["sequences"])[0].any()
+        assert not to_numpy(results["attention"])[0].any()

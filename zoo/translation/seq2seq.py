@@ -46,6 +46,11 @@ class Seq2Seq(keras.Model):
     ):
         """Decodes token ids greedily (`beam_width=1`) or with beam search.
 
+        A source without any token (all padding: an empty or blank
+        sentence) gets an empty translation: no token, length 0, zero
+        scores and attention. A model would otherwise invent a confident
+        sentence from nothing.
+
         Returns:
             The dict of `keras_attention.decoding` with `"sequences"`
             `[batch, max_length]`, `"lengths"` and `"attention"` of the best
@@ -57,22 +62,26 @@ class Seq2Seq(keras.Model):
         batch_size = ops.shape(source_ids)[0]
         start_ids = ops.full((batch_size,), start_id, "int32")
         if beam_width == 1:
-            return keras_attention.decoding.greedy_search(
+            results = keras_attention.decoding.greedy_search(
                 self.decode_step, state, start_ids, end_id, max_length
             )
-        results = keras_attention.decoding.beam_search(
-            self.decode_step,
-            state,
-            start_ids,
-            end_id,
-            max_length,
-            beam_width=beam_width,
-            length_penalty=length_penalty,
-        )
-        return {name: tensor[:, 0] for name, tensor in results.items()}
+        else:
+            results = keras_attention.decoding.beam_search(
+                self.decode_step,
+                state,
+                start_ids,
+                end_id,
+                max_length,
+                beam_width=beam_width,
+                length_penalty=length_penalty,
+            )
+            results = {name: tensor[:, 0] for name, tensor in results.items()}
+        return _blank_empty_sources(results, source_ids)
 
     def translate(self, texts, beam_width=1, max_length=None):
         """Translates raw strings with the tokenizers saved in the model.
+
+        An empty or whitespace-only text translates to `""`.
 
         Returns:
             A list of Python strings.
@@ -118,6 +127,17 @@ class Seq2Seq(keras.Model):
             if config.get(name) is not None:
                 config[name] = keras.layers.deserialize(config[name])
         return cls(**config)
+
+
+def _blank_empty_sources(results, source_ids):
+    """Zeros every result of the rows whose source has no token."""
+    empty = ops.logical_not(ops.any(ops.not_equal(source_ids, 0), axis=1))
+
+    def blank(tensor):
+        row_is_empty = ops.reshape(empty, (-1,) + (1,) * (tensor.ndim - 1))
+        return ops.where(row_is_empty, ops.zeros_like(tensor), tensor)
+
+    return {name: blank(tensor) for name, tensor in results.items()}
 
 
 def _serialize(layer):

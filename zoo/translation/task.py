@@ -8,6 +8,7 @@ and BLEU for greedy and beam-4 decoding, BLEU by source length, the
 dates' attention correctness and sample translations.
 """
 
+import hashlib
 import pathlib
 import time
 
@@ -19,12 +20,14 @@ from zoo.trainer import TrainingData
 from zoo.trainer import training_summary
 from zoo.translation import ARCHITECTURES
 from zoo.translation.options import OPTIONS
+from zoo.translation.options import check_model_arguments
 from zoo.translation.training import DEFAULT_MODEL_ARGUMENTS
 from zoo.translation.training import MaskedSparseCrossentropy
 from zoo.translation.training import _learn_or_reuse_tokenizers
 from zoo.translation.training import _optimizer
 from zoo.translation.training import attention_decode_fn
 from zoo.translation.training import bleu_by_source_length
+from zoo.translation.training import compile_decoder
 from zoo.translation.training import date_attention_correctness
 from zoo.translation.training import length_buckets
 from zoo.translation.training import length_spread
@@ -45,10 +48,19 @@ class TranslationTask(Task):
     scores attention correctness, the attention mass each output field
     puts on the source tokens it comes from.
 
+    A run is defined by its architecture, its model arguments (with the
+    architecture's defaults), fingerprints of its data splits and of its
+    vocabularies, and the seed: a rerun in the same logdir with another
+    of these is refused rather than resumed.
+
     Args:
         config: The resolved options (`OPTIONS` and the trainer's);
             `epochs`, `max_source_length` and `max_target_length` left
             `None` get their defaults for the data here.
+
+    Raises:
+        ValueError: For model arguments the architecture does not take,
+            or of the wrong type, before any data is read.
     """
 
     description = (
@@ -61,6 +73,7 @@ class TranslationTask(Task):
 
     def __init__(self, config):
         super().__init__(config)
+        check_model_arguments(config.arch, config.model_arguments)
         self.dates = config.data is None
         config.epochs = config.epochs or (6 if self.dates else 10)
         config.max_source_length = config.max_source_length or (
@@ -72,6 +85,13 @@ class TranslationTask(Task):
         self.model_arguments = {
             **DEFAULT_MODEL_ARGUMENTS[config.arch],
             **(config.model_arguments or {}),
+        }
+
+    def definition(self):
+        """The architecture and its arguments; data comes with `load_data`."""
+        return {
+            "arch": self.config.arch,
+            "model_arguments": self.model_arguments,
         }
 
     def load_data(self):
@@ -102,6 +122,8 @@ class TranslationTask(Task):
                 for name, pairs in splits.items()
             }
         self.splits = splits
+        # Before the vocabularies, which may take minutes to learn.
+        self.define(data_fingerprint=_fingerprint(splits))
         self.source_tokenizer, self.target_tokenizer = (
             _learn_or_reuse_tokenizers(
                 splits["train"],
@@ -111,6 +133,14 @@ class TranslationTask(Task):
                 config.vocabulary_size,
                 config.max_source_length,
                 config.verbose,
+            )
+        )
+        self.define(
+            vocabulary_fingerprint=_fingerprint(
+                {
+                    "source": self.source_tokenizer.get_vocabulary(),
+                    "target": self.target_tokenizer.get_vocabulary(),
+                }
             )
         )
         return TrainingData(
@@ -227,10 +257,8 @@ class TranslationTask(Task):
     def _decode_and_score(self, model, pairs, beam_width):
         sources = [source for source, _ in pairs]
         references = [target for _, target in pairs]
-        # The first call compiles; time a second one.
-        translate_pairs(
-            model, pairs[: self.config.batch_size], beam_width=beam_width
-        )
+        # Compiling is not timed: every source width compiles first.
+        compile_decoder(model, beam_width=beam_width)
         start = time.perf_counter()
         hypotheses, attention, token_ids = translate_pairs(
             model, pairs, beam_width=beam_width
@@ -270,6 +298,17 @@ class TranslationTask(Task):
         print_bleu_by_length(results["greedy"]["bleu_by_source_length"])
         print(training_summary(results))
         print_samples(results["samples"])
+
+
+def _fingerprint(named_texts):
+    """A short SHA-256 of named lists of strings (or string pairs)."""
+    digest = hashlib.sha256()
+    for name, items in sorted(named_texts.items()):
+        digest.update(f"{name}\0{len(items)}\0".encode())
+        for item in items:
+            text = "\t".join(item) if isinstance(item, (tuple, list)) else item
+            digest.update(text.encode("utf-8", "surrogatepass") + b"\n")
+    return digest.hexdigest()[:16]
 
 
 def print_samples(samples):
