@@ -11,34 +11,11 @@ from keras import ops
 
 import keras_attention
 from keras_attention.layers import masked_softmax
+from tests.conftest import gradient
 from tests.conftest import to_numpy
 
 BATCH, QUERY_LENGTH, VALUE_LENGTH, DIM = 2, 3, 5, 8
 VALUE_MASK = np.array([[1, 1, 1, 0, 0], [1, 0, 1, 1, 0]], bool)
-
-
-def _gradient(function, inputs):
-    """d sum(function(inputs)) / d inputs, on the current backend."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        inputs = tf.convert_to_tensor(inputs)
-        with tf.GradientTape() as tape:
-            tape.watch(inputs)
-            total = tf.reduce_sum(function(inputs))
-        return tape.gradient(total, inputs).numpy()
-    if backend == "jax":
-        import jax
-
-        return np.asarray(
-            jax.grad(lambda x: function(x).sum())(np.asarray(inputs))
-        )
-    import torch
-
-    inputs = torch.tensor(np.asarray(inputs), requires_grad=True)
-    function(inputs).sum().backward()
-    return inputs.grad.numpy()
 
 
 def _layers():
@@ -83,12 +60,12 @@ def test_poisoned_masked_values_change_no_output_or_gradient(
     actual = to_numpy(attend(poisoned))
     assert np.isfinite(actual).all()
     np.testing.assert_allclose(actual, expected, rtol=1e-6, atol=1e-6)
-    gradient = _gradient(attend, poisoned)
-    assert np.isfinite(gradient).all()
+    grads = gradient(attend, poisoned)
+    assert np.isfinite(grads).all()
     np.testing.assert_allclose(
-        gradient, _gradient(attend, clean), rtol=1e-5, atol=1e-6
+        grads, gradient(attend, clean), rtol=1e-5, atol=1e-6
     )
-    assert not gradient[~VALUE_MASK].any()
+    assert not grads[~VALUE_MASK].any()
 
 
 @pytest.mark.parametrize("poison", [np.nan, np.inf])
@@ -111,9 +88,9 @@ def test_attention_rnn_ignores_poisoned_padding(poison):
     actual = to_numpy(decode(poisoned))
     assert np.isfinite(actual).all()
     np.testing.assert_allclose(actual, expected, rtol=1e-6, atol=1e-6)
-    gradient = _gradient(decode, poisoned)
-    assert np.isfinite(gradient).all()
-    assert not gradient[~VALUE_MASK].any()
+    grads = gradient(decode, poisoned)
+    assert np.isfinite(grads).all()
+    assert not grads[~VALUE_MASK].any()
 
 
 def _numpy_softmax_over_unmasked(scores, mask):
@@ -158,6 +135,6 @@ def test_masked_softmax_gradient_ignores_nan_at_masked_positions():
             np.array([[1.0, 2.0, 3.0, 4.0]], "float32")
         )
 
-    gradient = _gradient(weights_of, scores)
-    assert np.isfinite(gradient).all()
-    assert gradient[0, 1] == 0.0 and gradient[0, 3] == 0.0
+    grads = gradient(weights_of, scores)
+    assert np.isfinite(grads).all()
+    assert grads[0, 1] == 0.0 and grads[0, 3] == 0.0
