@@ -3,6 +3,7 @@
 from keras_attention import callbacks
 from keras_attention import decoding
 from keras_attention import layers
+from keras_attention import losses
 from keras_attention import metrics
 from keras_attention import visualization
 from keras_attention.layers import AttentionRNN
@@ -20,6 +21,7 @@ __all__ = [
     "callbacks",
     "decoding",
     "layers",
+    "losses",
     "metrics",
     "visualization",
 ]

@@ -1,7 +1,8 @@
 """Imports of the optional dependencies, with an install hint on failure.
 
 `keras_attention` needs only Keras and NumPy at import time; plotting needs
-Matplotlib, TensorBoard summaries TensorFlow, and text scores sacreBLEU.
+Matplotlib, TensorBoard summaries TensorFlow, text scores sacreBLEU and
+caption scores also pycocoevalcap (for CIDEr-D).
 Each is imported when first used, so that a JAX or PyTorch user who only
 wants the layers installs neither.
 """
@@ -11,6 +12,7 @@ import importlib
 # Module -> the extra of `keras-attention-zoo` that installs it.
 _EXTRAS = {
     "matplotlib": "plot",
+    "pycocoevalcap": "caption",
     "sacrebleu": "text",
     "tensorflow": "tensorboard",
 }

@@ -13,7 +13,12 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
-BACKEND_AGNOSTIC_TESTS = ["tests/layers", "tests/decoding", "tests/metrics"]
+BACKEND_AGNOSTIC_TESTS = [
+    "tests/layers",
+    "tests/decoding",
+    "tests/metrics",
+    "tests/losses",
+]
 OTHER_BACKENDS = {"jax": "jax", "torch": "torch"}
 
 

@@ -15,6 +15,7 @@ from keras_attention._optional import import_optional
 
 OPTIONAL_MODULES = (
     "matplotlib",
+    "pycocoevalcap",
     "sacrebleu",
     "tensorflow",
     "tensorflow_text",
@@ -66,10 +67,10 @@ def test_library_requirements_are_keras_and_numpy_only():
         extra
         for r in requirements
         if r.marker is not None
-        for extra in ("plot", "text", "tensorboard", "zoo", "tests")
+        for extra in ("plot", "text", "caption", "tensorboard", "zoo", "tests")
         if r.marker.evaluate({"extra": extra})
     }
-    assert extras == {"plot", "text", "tensorboard", "zoo", "tests"}
+    assert extras == {"plot", "text", "caption", "tensorboard", "zoo", "tests"}
 
 
 def test_installed_keras_is_inside_the_declared_bounds():

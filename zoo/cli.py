@@ -12,6 +12,12 @@ import argparse
 import pathlib
 import sys
 
+from zoo.captioning.commands import add_cache_features_command
+from zoo.captioning.commands import add_caption_command
+from zoo.captioning.commands import add_evaluate_arguments
+from zoo.captioning.commands import evaluate_captioner
+from zoo.captioning.commands import run_cache_features
+from zoo.captioning.commands import run_caption
 from zoo.options import add_arguments
 from zoo.options import from_arguments
 from zoo.options import resolve
@@ -38,13 +44,18 @@ EPILOG = """examples:
   keras-attention-zoo evaluate runs/translation/model.keras --data spa-eng.zip
   keras-attention-zoo translate runs/translation/model.keras "9 may 2018"
   keras-attention-zoo export runs/translation/model.keras runs/translation/saved
+  keras-attention-zoo train captioning --logdir runs/scenes
+  keras-attention-zoo caption runs/scenes/model.keras scene.png \\
+      --attention-dir attention/
+  keras-attention-zoo cache-features flickr8k/ features.npz \\
+      --backbone mobilenet_v2
 """
 
 
 PROG = "keras-attention-zoo"
 
 # Commands whose positional arguments may be mixed with their options.
-_INTERMIXED = ("evaluate", "translate", "export")
+_INTERMIXED = ("evaluate", "translate", "export", "caption")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,6 +77,8 @@ def _parser():
     commands = parser.add_subparsers(dest="command", required=True)
     _add_train(commands)
     _add_evaluate(commands)
+    add_caption_command(commands, _positive_int)
+    add_cache_features_command(commands, _positive_int)
     translate = commands.add_parser("translate", help="translate text")
     translate.add_argument("model")
     translate.add_argument(
@@ -75,7 +88,8 @@ def _parser():
 
     export = commands.add_parser(
         "export",
-        help="write a TensorFlow SavedModel that translates raw strings",
+        help="write a TensorFlow SavedModel that translates raw strings "
+        "(or captions encoded images)",
     )
     export.add_argument("model")
     export.add_argument("output_dir")
@@ -84,7 +98,7 @@ def _parser():
         "--max-length",
         type=_positive_int,
         default=None,
-        help="longest translation in tokens (default: the model's)",
+        help="longest translation or caption in tokens (default: the model's)",
     )
     parser.commands = commands.choices
     return parser
@@ -136,24 +150,30 @@ def _add_evaluate(commands):
     evaluate = commands.add_parser(
         "evaluate",
         help="exact match and BLEU on the test split (lowercased, "
-        "sacreBLEU 13a tokenization); attention correctness on the dates",
+        "sacreBLEU 13a tokenization); attention correctness on the dates; "
+        "BLEU-1..4 and CIDEr-D for captioners",
         description="Prints the exact match and corpus BLEU of the test "
         "split, both on lowercased text tokenized with sacreBLEU's 13a "
         "tokenizer ('Wait!' matches 'wait !'), BLEU by source length and, "
         "for the embedded dates, attention correctness: the attention "
         "mass each output token of the year, month and day puts on the "
-        "source tokens of its field.",
+        "source tokens of its field. For a captioner: BLEU-1..4 and "
+        "CIDEr-D against all references, caption accuracy, the share of "
+        "captions at the length limit and, on the generated scenes, "
+        "attention correctness, greedy and with beam search.",
     )
     evaluate.add_argument("model")
     add_arguments(evaluate, DATA_OPTIONS)
+    add_evaluate_arguments(evaluate)
     evaluate.add_argument("--beam-width", type=_positive_int, default=4)
     evaluate.add_argument(
         "--max-examples",
         type=_positive_int,
         default=None,
-        help="as given to train: for the embedded dates the test dates "
-        "follow the training dates, so another value evaluates on other "
-        "dates, possibly ones the model was trained on",
+        help="translation: as given to train (for the embedded dates the "
+        "test dates follow the training dates, so another value evaluates "
+        "on other dates, possibly ones the model was trained on); "
+        "captioning: evaluate the first N test images only",
     )
     evaluate.add_argument("--seed", type=int, default=0)
 
@@ -170,14 +190,20 @@ def _positive_int(text):
     return value
 
 
-def _load(path):
-    """Loads a zoo translation model, or says what is wrong with `path`."""
+def _load(path, captioner=False):
+    """Loads a zoo model, or says what is wrong with `path`.
+
+    Args:
+        path: The `.keras` file.
+        captioner: Whether a `ShowAttendTell` captioner is accepted too.
+    """
     import zipfile
 
     import keras
 
     # Registers the zoo's models and tokenizers for deserialization.
     import zoo.text  # noqa: F401
+    from zoo.captioning.model import ShowAttendTell
     from zoo.translation import Seq2Seq
 
     path = pathlib.Path(path)
@@ -199,6 +225,8 @@ def _load(path):
             f"{expected}, received one that cannot be loaded "
             f"({_first_line(error)})"
         ) from None
+    if captioner and isinstance(model, ShowAttendTell):
+        return model
     if not isinstance(model, Seq2Seq):
         raise ValueError(
             f"MODEL {path}: expected a zoo translation model (from "
@@ -226,7 +254,10 @@ def _evaluate(args):
     from zoo.translation.training import score_translations
     from zoo.translation.training import translate_pairs
 
-    model = _load(args.model)
+    model = _load(args.model, captioner=True)
+    if not hasattr(model, "translate"):
+        evaluate_captioner(model, args)
+        return
     data = resolve(DATA_OPTIONS, from_arguments(args, DATA_OPTIONS), "evaluate")
     dates = data.data is None
     splits = load_translation_data(
@@ -306,11 +337,23 @@ def _stdin_lines():
     return lines
 
 
+def _caption(args):
+    run_caption(_load(args.model, captioner=True), args)
+
+
 def _export(args):
     from zoo.translation.export import export_saved_model
 
+    model = _load(args.model, captioner=True)
+    if not hasattr(model, "translate"):
+        from zoo.captioning.export import export_captioner
+
+        export_captioner(
+            model, args.output_dir, args.beam_width, args.max_length
+        )
+        return
     path = export_saved_model(
-        _load(args.model),
+        model,
         args.output_dir,
         beam_width=args.beam_width,
         max_length=args.max_length,
@@ -347,6 +390,8 @@ def main(argv=None):
         "evaluate": _evaluate,
         "translate": _translate,
         "export": _export,
+        "caption": _caption,
+        "cache-features": run_cache_features,
     }[args.command]
     try:
         command(args)

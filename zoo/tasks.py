@@ -9,6 +9,7 @@ registry imports nothing heavy and a task module may import the trainer.
 import importlib
 
 _TASKS = {
+    "captioning": "zoo.captioning.task:CaptioningTask",
     "translation": "zoo.translation.task:TranslationTask",
 }
 # The classes of the tasks imported so far, by name.

@@ -14,9 +14,22 @@ from keras_attention.visualization.plot_attention import _to_numpy
 from keras_attention.visualization.plot_attention import _token_to_text
 from keras_attention.visualization.plot_attention import _tokens_to_text
 from keras_attention.visualization.plot_attention import attention_to_image
+from keras_attention.visualization.plot_image_attention import _attention_grid
+from keras_attention.visualization.plot_image_attention import _flatten_cells
+from keras_attention.visualization.plot_image_attention import (
+    _image_to_unit_float,
+)
+from keras_attention.visualization.plot_image_attention import (
+    image_attention_to_image,
+)
 
 _REQUIRED_KEYS = ("source_tokens", "output_tokens", "attention")
 _OPTIONAL_KEYS = ("hypothesis", "source", "key_tokens", "alignment")
+# Samples of image captioners attend to the cells of an image grid.
+_IMAGE_REQUIRED_KEYS = ("image", "output_tokens", "attention")
+_IMAGE_OPTIONAL_KEYS = ("hypothesis", "source", "grid_shape", "alignment")
+# Separates the references of one sample in the text table.
+_REFERENCE_SEPARATOR = " / "
 # Keys whose value may be a dict from attention layer name to per-layer data.
 _PER_LAYER_KEYS = ("attention", "key_tokens")
 # Characters that would end a table cell, start emphasis or code, or be
@@ -90,16 +103,33 @@ def _resolve_metrics(metric):
     return resolved
 
 
-def _texts(values, argument_name):
+def _references(values):
+    """Each entry as `str`, or as a list of `str` for several references."""
     if hasattr(values, "numpy"):
         values = values.numpy()
     if isinstance(values, (str, bytes)):
         raise ValueError(
-            f"`{argument_name}` must be a sequence of strings, one per "
-            f"sample, not a single string. Received: "
-            f"{argument_name}={values!r}"
+            "`references` must be a sequence of strings (or of lists of "
+            "strings), one entry per sample, not a single string. "
+            f"Received: references={values!r}"
         )
-    return [_token_to_text(value, argument_name) for value in values]
+    references = []
+    for index, value in enumerate(values):
+        if isinstance(value, (list, tuple)) or (
+            isinstance(value, np.ndarray) and value.ndim == 1
+        ):
+            texts = [
+                _token_to_text(text, f"references[{index}]") for text in value
+            ]
+            if not texts:
+                raise ValueError(
+                    f"`references[{index}]` must hold at least one reference "
+                    f"string. Received: references[{index}]={value!r}"
+                )
+            references.append(texts)
+        else:
+            references.append(_token_to_text(value, "references"))
+    return references
 
 
 def _escape_markdown(text):
@@ -123,7 +153,14 @@ def _markdown_table(sources, references, hypotheses):
     ):
         cells = [str(index), _escape_markdown(source)]
         if references is not None:
-            cells.append(_escape_markdown(references[index]))
+            reference = references[index]
+            if isinstance(reference, str):
+                reference = [reference]
+            cells.append(
+                _REFERENCE_SEPARATOR.join(
+                    _escape_markdown(text) for text in reference
+                )
+            )
         cells.append(_escape_markdown(hypothesis))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -241,15 +278,17 @@ def _check_alignments(alignments):
     ):
         raise ValueError(
             "`alignments` must be a sequence with one [T_out, T_src] array "
-            f"(or None) per sample. Received: alignments={alignments!r}"
+            "(or, for image samples, [T_out, L] or [T_out, h, w]; or None) "
+            f"per sample. Received: alignments={alignments!r}"
         )
     checked = []
     for index, alignment in enumerate(alignments):
         if alignment is not None:
             alignment = _to_numpy(alignment)
-            if alignment.ndim != 2:
+            if alignment.ndim not in (2, 3):
                 raise ValueError(
-                    "`alignments` must hold one [T_out, T_src] array (or "
+                    "`alignments` must hold one [T_out, T_src] array (or, "
+                    "for image samples, [T_out, L] or [T_out, h, w]; or "
                     "None) per sample. Received: "
                     f"alignments[{index}].shape={tuple(alignment.shape)}"
                 )
@@ -302,6 +341,74 @@ def _layer_correctness(decoded, layer_name):
     return score("mean"), (None if best is None else score("best"))
 
 
+def _fit_image_alignment(alignment, num_out, grid, where):
+    """Bool `[num_out, h * w]` reference cells of an image sample."""
+    try:
+        flat = _flatten_cells(alignment, grid, "alignment")
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from error
+    return _fit_alignment(flat, num_out, grid[0] * grid[1], where)
+
+
+def _normalize_image_sample(sample, index):
+    missing = [key for key in _IMAGE_REQUIRED_KEYS if key not in sample]
+    if missing:
+        raise ValueError(
+            f"Each image sample returned by `decode_fn` must have the keys "
+            f"{list(_IMAGE_REQUIRED_KEYS)} (optionally "
+            f"{list(_IMAGE_OPTIONAL_KEYS)}). Received: keys "
+            f"{sorted(sample)} for sample {index}, missing {missing}"
+        )
+    if "source_tokens" in sample or "key_tokens" in sample:
+        raise ValueError(
+            "A sample returned by `decode_fn` attends either to "
+            "`source_tokens` or to the cells of an `image`, not both, and "
+            "image samples take no `key_tokens`. Received: keys "
+            f"{sorted(sample)} for sample {index}"
+        )
+    output_tokens = _tokens_to_text(sample["output_tokens"], "output_tokens")
+    attention = sample["attention"]
+    if isinstance(attention, dict):
+        raise ValueError(
+            "`attention` of an image sample must be one array of shape "
+            "[T_out, L] or [T_out, h, w] (one attention layer; average "
+            "heads before returning it), not a dict. Received: "
+            f"attention={attention!r} for sample {index}"
+        )
+    where = f"image sample {index} returned by `decode_fn`"
+    try:
+        picture = _image_to_unit_float(sample["image"])
+        weights, grid = _attention_grid(
+            attention, sample.get("grid_shape"), len(output_tokens)
+        )
+    except ValueError as error:
+        raise ValueError(f"{error} (for {where})") from error
+    alignment = sample.get("alignment")
+    if alignment is not None:
+        alignment = _fit_image_alignment(
+            alignment,
+            len(output_tokens),
+            grid,
+            f"`alignment` returned by `decode_fn` for sample {index}",
+        )
+    hypothesis = sample.get("hypothesis")
+    if hypothesis is None:
+        hypothesis = " ".join(output_tokens)
+    source = sample.get("source")
+    if source is None:
+        source = f"image {index}"
+    return {
+        "image": picture,
+        "grid_shape": grid,
+        "output_tokens": output_tokens,
+        "attention": {None: weights},
+        "hypothesis": _token_to_text(hypothesis, "hypothesis"),
+        "source": _token_to_text(source, "source"),
+        "alignment": alignment,
+        "aligned_layers": (None,),
+    }
+
+
 def _normalize_sample(sample, index):
     if not isinstance(sample, dict):
         raise ValueError(
@@ -309,11 +416,14 @@ def _normalize_sample(sample, index):
             f"dict of per-sample sequences. Received: sample {index} of "
             f"type {type(sample).__name__}"
         )
+    if "image" in sample:
+        return _normalize_image_sample(sample, index)
     missing = [key for key in _REQUIRED_KEYS if key not in sample]
     if missing:
         raise ValueError(
             f"Each sample returned by `decode_fn` must have the keys "
-            f"{list(_REQUIRED_KEYS)} (optionally {list(_OPTIONAL_KEYS)}). "
+            f"{list(_REQUIRED_KEYS)} (optionally {list(_OPTIONAL_KEYS)}; "
+            "image samples have `image` instead of `source_tokens`). "
             f"Received: keys {sorted(sample)} for sample {index}, missing "
             f"{missing}"
         )
@@ -392,9 +502,14 @@ class AttentionSummary(keras.callbacks.Callback):
       heatmap of `plot_attention` with source tokens on the x axis and
       generated tokens on the y axis. With several named layers the tags
       are `{name}/{layer}/sample_{i}[/head_{h}]`. Each heatmap is titled
-      `sample {i}[, {layer}][, head {h}]`.
+      `sample {i}[, {layer}][, head {h}]`. For an image sample (see
+      below) the image `{name}/sample_{i}` holds the panels of
+      `image_attention_to_image`: the picture (titled `sample {i}`), then
+      per generated word the picture with that step's attention map
+      blended over it, titled with the word, its reference cells outlined.
     - text `{name}/text`: a Markdown table with the source, reference (when
-      `references` are given) and hypothesis of every sample.
+      `references` are given; several references of a sample are joined
+      with " / ") and hypothesis of every sample.
     - scalars `{name}/{metric}` (e.g. `{name}/exact_match`, `{name}/bleu`)
       when `references` are given, and `{name}/entropy` (or
       `{name}/entropy/{layer}` per named layer): the mean attention entropy
@@ -471,6 +586,36 @@ class AttentionSummary(keras.callbacks.Callback):
       reference cells) laid out like the last two axes of `"attention"`
       and cropped like them; zero rows or missing rows mean no reference.
 
+    **Image samples.** An image captioner (e.g. Show, Attend and Tell)
+    attends to the cells of a grid over the picture instead of to source
+    tokens. Its sample dicts have `"image"` instead of `"source_tokens"`:
+
+    - `"image"`: the picture, `[H, W, 3]` RGB, `uint8` (or integer) in
+      `[0, 255]` or float (read as `[0, 1]` when its maximum is at most 1,
+      else as `[0, 255]`).
+    - `"output_tokens"`: the generated words, as above.
+    - `"attention"`: one attention layer, `[T_out, L]` over `L = h * w`
+      cells in row-major order or `[T_out, h, w]`; rows beyond
+      `len(output_tokens)` are cropped. Multi-head weights are not
+      supported: a 3-D array is always read as `[T_out, h, w]` and 4-D
+      arrays are refused, so average the heads (or pick one) in
+      `decode_fn`. A dict of layers is refused too.
+    - `"grid_shape"` (optional): `(h, w)` of `[T_out, L]` attention;
+      inferred as a square grid when `L` is a perfect square.
+    - `"alignment"` (optional): the reference cells of each generated
+      word (e.g. the cells covered by the box of the object it names),
+      `[T_out, L]` or `[T_out, h, w]`, bool or numeric; rows of words
+      without a reference are all zero, and missing rows have none.
+      Constructor `alignments` may hold the same arrays for image samples.
+    - `"hypothesis"` (optional): as above.
+    - `"source"` (optional): text of the sample in the table; defaults to
+      `f"image {i}"`.
+
+    Entropy (over the `L` cells) and attention correctness (the attention
+    mass on the reference cells, Liu et al., 2017) are computed on the
+    flattened `[T_out, L]` weights exactly as for token attention, and
+    pooled with the token samples, if any.
+
     `decode_fn` usually closes over the model being trained, e.g. runs a
     greedy or beam search decoder on `samples` and returns its attention.
 
@@ -481,8 +626,12 @@ class AttentionSummary(keras.callbacks.Callback):
             batch); passed through unchanged.
         logdir: Directory for TensorBoard logs; events go to
             `os.path.join(logdir, name)`.
-        references: Optional sequence of reference strings, one per
-            decoded sample, for the text table and the metrics.
+        references: Optional sequence with one entry per decoded sample,
+            for the text table and the metrics: a reference string, or a
+            non-empty list, tuple or 1-D array of reference strings when a
+            sample has several (as captions do). The built-in metrics score
+            against all references of a sample (exact match: equal to any
+            of them).
         every_n_epochs: Write summaries at the end of every
             `every_n_epochs`-th epoch; must be >= 1.
         max_images: Number of samples (the first ones) for which heatmaps
@@ -493,8 +642,10 @@ class AttentionSummary(keras.callbacks.Callback):
             computed by `keras_attention.metrics.text_scores` (lowercased,
             13a-tokenized, so `"Wait!"` matches `"wait !"`), a callable
             `metric(hypotheses, references) -> float` logged under its
-            `__name__`, `None`, or a list of these. Metrics are only
-            written when `references` are given.
+            `__name__`, `None`, or a list of these. A callable receives
+            `references` as given, each entry a `str` (bytes decoded) or a
+            list of `str`. Metrics are only written when `references` are
+            given.
         name: Tag prefix and sub-directory name of the run.
         write_on_train_begin: Whether to also write summaries (step 0)
             before the first epoch.
@@ -528,6 +679,26 @@ class AttentionSummary(keras.callbacks.Callback):
         metric="bleu",
     )
     model.fit(dataset, epochs=10, callbacks=[callback])
+    ```
+
+    An image captioner attending to a 14 x 14 grid of the picture, with
+    several reference captions per image:
+
+    ```python
+    def caption_decode_fn(images):
+        captions, attention = my_captioner(model, images)  # [N, T, 196]
+        return [
+            {"image": image, "output_tokens": words, "attention": weights}
+            for image, words, weights in zip(images, captions, attention)
+        ]
+
+    callback = AttentionSummary(
+        caption_decode_fn,
+        samples=images,  # [N, H, W, 3] uint8
+        logdir="runs/captions",
+        references=[["a dog runs", "a brown dog on grass"], ["two cats"]],
+        metric="bleu",
+    )
     ```
     """
 
@@ -581,7 +752,7 @@ class AttentionSummary(keras.callbacks.Callback):
         self.samples = samples
         self.logdir = os.fspath(logdir)
         self.references = (
-            None if references is None else _texts(references, "references")
+            None if references is None else _references(references)
         )
         self.every_n_epochs = every_n_epochs
         self.max_images = max_images
@@ -627,7 +798,12 @@ class AttentionSummary(keras.callbacks.Callback):
             `alignment` (`None` or a bool `[len(output_tokens),
             len(source_tokens)]` array of the reference cells) and
             `aligned_layers` (the names of the layers over the source
-            tokens, which the alignment applies to).
+            tokens, which the alignment applies to). An image sample
+            instead holds `image` (float32 `[H, W, 3]` in `[0, 1]`),
+            `grid_shape` (`(h, w)`), `output_tokens`, `attention`
+            (`{None: [len(output_tokens), h * w] weights}`), `hypothesis`,
+            `source`, `alignment` (`None` or bool `[len(output_tokens),
+            h * w]`) and `aligned_layers` (`(None,)`).
         """
         decoded = self.decode_fn(self.samples)
         if isinstance(decoded, dict):
@@ -652,8 +828,9 @@ class AttentionSummary(keras.callbacks.Callback):
                 )
         if self.references is not None and len(self.references) != len(decoded):
             raise ValueError(
-                "`references` must hold one string per decoded sample. "
-                f"Received: len(references)={len(self.references)} for "
+                "`references` must hold one string per decoded sample (or "
+                "one list of strings, for several references). Received: "
+                f"len(references)={len(self.references)} for "
                 f"{len(decoded)} samples returned by `decode_fn`"
             )
         if self.alignments is not None:
@@ -665,7 +842,16 @@ class AttentionSummary(keras.callbacks.Callback):
                 )
             for index, sample in enumerate(decoded):
                 alignment = self.alignments[index]
-                if sample["alignment"] is None and alignment is not None:
+                if sample["alignment"] is not None or alignment is None:
+                    continue
+                if "image" in sample:
+                    sample["alignment"] = _fit_image_alignment(
+                        alignment,
+                        len(sample["output_tokens"]),
+                        sample["grid_shape"],
+                        f"`alignments[{index}]`",
+                    )
+                else:
                     sample["alignment"] = _fit_alignment(
                         alignment,
                         len(sample["output_tokens"]),
@@ -746,6 +932,20 @@ class AttentionSummary(keras.callbacks.Callback):
         return scalars
 
     def _write_images(self, tf, index, sample):
+        if "image" in sample:
+            image = image_attention_to_image(
+                sample["image"],
+                sample["attention"][None],
+                sample["output_tokens"],
+                grid_shape=sample["grid_shape"],
+                alignment=sample["alignment"],
+                title=f"sample {index}",
+                dpi=self.image_dpi,
+            )
+            tf.summary.image(
+                f"{self.name}/sample_{index}", image[None], max_outputs=1
+            )
+            return
         for layer_name, weights in sample["attention"].items():
             alignment = None
             if layer_name in sample["aligned_layers"]:

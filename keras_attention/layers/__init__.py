@@ -1,8 +1,10 @@
-"""Attention layers: Bahdanau, Luong and multi-head."""
+"""Attention layers (Bahdanau, Luong, multi-head) and attentive decoders."""
 
 from keras_attention.layers.attention_rnn import AttentionRNN
 from keras_attention.layers.bahdanau_attention import BahdanauAttention
 from keras_attention.layers.base_attention import BaseAttention
+from keras_attention.layers.deep_output import DeepOutput
+from keras_attention.layers.hard_attention_loss import HardAttentionLoss
 from keras_attention.layers.luong_attention import LuongAttention
 from keras_attention.layers.masked_softmax import masked_softmax
 from keras_attention.layers.multi_head_attention import MultiHeadAttention
@@ -11,6 +13,8 @@ __all__ = [
     "AttentionRNN",
     "BahdanauAttention",
     "BaseAttention",
+    "DeepOutput",
+    "HardAttentionLoss",
     "LuongAttention",
     "MultiHeadAttention",
     "masked_softmax",

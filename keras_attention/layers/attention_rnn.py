@@ -8,6 +8,7 @@ from keras import tree
 from keras.src import backend as keras_backend
 
 STYLES = ("luong", "bahdanau")
+SAMPLINGS = ("soft", "hard")
 
 
 def _top_hidden(cell_states):
@@ -57,6 +58,27 @@ class AttentionRNN(keras.layers.Layer):
     centers its window on source position `t` at target step `t`) decodes
     step by step exactly as in teacher forcing.
 
+    Two options of Show, Attend and Tell (Xu et al. 2015) apply to either
+    style:
+
+    - `context_gate=True` (section 4.2.1): the context is scaled by
+      `beta_t = sigmoid(f_beta(q_t))`, where `q_t` is the query of the step
+      (`s_{t-1}` for Bahdanau style, `h_t` for Luong style) and `f_beta` a
+      learned `Dense(1)` named `"context_gate"`, before it is used anywhere
+      (fed to the cell, concatenated to the output or projected).
+    - `attention_sampling="hard"` (section 4.1, stochastic hard attention):
+      in training, each sequence at each step takes, with probability
+      `expected_context_rate`, the usual expected context
+      `sum_i alpha_ti a_i`, and otherwise samples one location
+      `s_t ~ Categorical(alpha_t)` and uses the value at `s_t` alone (the
+      attention layer's context for one-hot weights). Weights that do not
+      sum to one (local-p attention) are normalized for sampling. Outside
+      training the context is the expected one, as the authors' code does
+      at test time. The random numbers are drawn before the step loop, so
+      the loop stays deterministic under XLA. The returned weights are
+      always `alpha_t`. Train the sampling with `HardAttentionLoss` and the
+      statistics of `call(..., return_sampling=True)`.
+
     Args:
         cell: A Keras RNN cell instance (or a list of cells, which become a
             `StackedRNNCells`).
@@ -72,7 +94,17 @@ class AttentionRNN(keras.layers.Layer):
             without input feeding) and step by step otherwise; `False` always
             runs step by step (the same numbers, more slowly); `True`
             requires the parallel path and raises a `ValueError` for the
-            configurations that have none.
+            configurations that have none (and for hard attention, which
+            always runs step by step).
+        context_gate: Whether to scale the context by the learned gating
+            scalar `beta_t` of Xu et al. (section 4.2.1).
+        attention_sampling: `"soft"` (default, deterministic attention) or
+            `"hard"` (stochastic hard attention of Xu et al., section 4.1).
+            Hard sampling needs an attention layer with one head.
+        expected_context_rate: Float in `[0, 1]`, hard sampling only: the
+            probability that a step in training takes the expected (soft)
+            context instead of a sampled location (Xu et al. use 0.5).
+        seed: Optional integer seed of the random numbers of hard sampling.
         **kwargs: Base layer arguments such as `name` and `dtype`.
 
     Call arguments:
@@ -85,14 +117,22 @@ class AttentionRNN(keras.layers.Layer):
             structure (e.g. the encoder's final state).
         mask: Optional boolean `[batch, T_dec]`; masked steps keep the
             previous state. Defaults to the Keras mask of `inputs`.
-        training: Whether dropout is active.
+        training: Whether dropout is active and hard attention samples.
+        return_sampling: Whether to also return the sampling statistics.
 
     Returns:
         A tuple `(outputs, attention, final_state)`: outputs
         `[batch, T_dec, output_size]`, attention weights
         `[batch, T_dec, T_enc]` (heads first, `[batch, heads, T_dec, T_enc]`,
         for multi-head attention, as the layer itself returns them) and the
-        final cell state.
+        final cell state. With `return_sampling=True` a fourth element, a
+        dict of float32 `[batch, T_dec]` tensors: `"log_prob"`, the log
+        probability `log alpha_{t, s_t}` of the sampled location at steps
+        that sampled one (zero at every other step: expected-context steps,
+        masked steps, soft sampling and outside training), and
+        `"entropy"`, the entropy in nats of `alpha_t` at every unmasked step
+        (zero at masked steps; summed over the heads of multi-head
+        attention).
 
     Example:
 
@@ -112,6 +152,9 @@ class AttentionRNN(keras.layers.Layer):
           section 3.1 and appendix A.2.2.
         - [Luong et al., 2015](https://arxiv.org/abs/1508.04025),
           section 3.1 (equation 5) and section 3.3 (input feeding).
+        - [Xu et al., 2015](https://arxiv.org/abs/1502.03044), section 4.1
+          (stochastic hard attention, equations 8-12) and section 4.2.1
+          (the gating scalar beta).
     """
 
     def __init__(
@@ -122,6 +165,10 @@ class AttentionRNN(keras.layers.Layer):
         input_feeding=False,
         attentional_units=None,
         parallel=None,
+        context_gate=False,
+        attention_sampling="soft",
+        expected_context_rate=0.5,
+        seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -147,6 +194,13 @@ class AttentionRNN(keras.layers.Layer):
                 f"context. Received: style={style}, "
                 f"input_feeding={input_feeding}"
             )
+        _check_sampling_arguments(
+            context_gate,
+            attention_sampling,
+            expected_context_rate,
+            seed,
+            parallel,
+        )
         if isinstance(cell, (list, tuple)):
             cell = keras.layers.StackedRNNCells(cell)
         if not hasattr(cell, "state_size") or not callable(cell):
@@ -160,10 +214,23 @@ class AttentionRNN(keras.layers.Layer):
                 "(with `precompute_memory`). Received: "
                 f"attention={attention}"
             )
+        if attention_sampling == "hard":
+            _check_hard_attention_layer(attention)
         self.style = style
         self.input_feeding = input_feeding
         self.attentional_units = attentional_units
         self.parallel = parallel
+        self.context_gate = context_gate
+        self.attention_sampling = attention_sampling
+        self.expected_context_rate = float(expected_context_rate)
+        self.seed = seed
+        # Only hard sampling draws random numbers; a soft decoder keeps the
+        # variables (and saved files) it had before these options existed.
+        self._seed_generator = (
+            keras.random.SeedGenerator(seed)
+            if attention_sampling == "hard"
+            else None
+        )
         # GRU and LSTM cells run inside the matching Keras layer, whose cell
         # is the one the step loop uses: both paths share the same weights
         # and the parallel path gets cuDNN on GPU.
@@ -189,6 +256,7 @@ class AttentionRNN(keras.layers.Layer):
         self.cell = cell
         self.attention = attention
         self._attentional_dense = None
+        self._context_gate = None
         self.supports_masking = True
 
     @property
@@ -196,7 +264,11 @@ class AttentionRNN(keras.layers.Layer):
         """Whether `call` runs the cell over the whole sequence at once."""
         if self.parallel is not None:
             return self.parallel
-        return self.style == "luong" and not self.input_feeding
+        return (
+            self.style == "luong"
+            and not self.input_feeding
+            and self.attention_sampling == "soft"
+        )
 
     @property
     def _cell_units(self):
@@ -236,7 +308,9 @@ class AttentionRNN(keras.layers.Layer):
         inputs_shape = tuple(inputs_shape)
         memory_shape = tuple(memory_shape)
         self._memory_shape = memory_shape
-        context_dim = self._step_attention_spec(memory_shape)[0]
+        context_dim, head_axes = self._step_attention_spec(memory_shape)
+        if self.attention_sampling == "hard":
+            _check_single_head(self.attention, head_axes)
         feature_dim = inputs_shape[-1]
         if self.style == "bahdanau":
             feature_dim += context_dim
@@ -259,6 +333,14 @@ class AttentionRNN(keras.layers.Layer):
             self._attentional_dense.build(
                 (None, None, context_dim + self._cell_units)
             )
+        if self.context_gate:
+            self._context_gate = keras.layers.Dense(
+                1,
+                bias_initializer="zeros",
+                dtype=self.dtype_policy,
+                name="context_gate",
+            )
+            self._context_gate.build((None, self._cell_units))
         self.built = True
 
     # Decoding API.
@@ -313,12 +395,37 @@ class AttentionRNN(keras.layers.Layer):
             state: The dict from `get_initial_state()` or a previous `step()`;
                 all its sequences must have taken the same number of steps.
             memory: The dict from `precompute_memory()`.
-            training: Whether dropout is active.
+            training: Whether dropout is active and hard attention samples
+                (with random numbers from the layer's seed generator).
 
         Returns:
             `(output, new_state, attention)`: output `[batch, output_size]`,
             the new state dict and the weights `[batch, T_enc]` (or
             `[batch, heads, T_enc]`).
+        """
+        uniforms = None
+        if self._samples(training):
+            uniforms = keras.random.uniform(
+                (ops.shape(inputs)[0], 2), seed=self._seed_generator
+            )
+        output, new_state, weights, _ = self._step(
+            inputs, state, memory, training, uniforms, statistics=False
+        )
+        return output, new_state, weights
+
+    def _samples(self, training):
+        """Whether a call with this `training` samples hard attention."""
+        return self.attention_sampling == "hard" and bool(training)
+
+    def _step(self, inputs, state, memory, training, uniforms, statistics):
+        """`step()` that may also return the step's sampling statistics.
+
+        `uniforms` is `None` (the expected context) or float32 `[batch, 2]`:
+        the first number chooses between the expected context and a sampled
+        location, the second one samples the location. Returns
+        `(output, new_state, weights, statistics)`, the statistics being
+        float32 `(log_prob, entropy)`, each `[batch]`, or `None` when
+        `statistics` is false.
         """
         inputs = ops.cast(inputs, self.compute_dtype)
         if keras_backend.get_keras_mask(inputs) is not None:
@@ -336,6 +443,9 @@ class AttentionRNN(keras.layers.Layer):
             context, weights = self.attention(
                 state["feed"], memory, training=training, **attention_arguments
             )
+            context, log_prob = self._step_context(
+                state["feed"], context, weights, memory, uniforms
+            )
             cell_input = ops.concatenate([inputs, context], axis=-1)
             hidden, cell_state = self.cell(
                 cell_input, cell_state, training=training
@@ -352,6 +462,9 @@ class AttentionRNN(keras.layers.Layer):
             context, weights = self.attention(
                 hidden, memory, training=training, **attention_arguments
             )
+            context, log_prob = self._step_context(
+                hidden, context, weights, memory, uniforms
+            )
             output = self._attentional_dense(
                 ops.concatenate([context, hidden], axis=-1)
             )
@@ -361,7 +474,97 @@ class AttentionRNN(keras.layers.Layer):
             "feed": feed,
             "step": state["step"] + 1,
         }
-        return output, new_state, weights
+        if not statistics:
+            return output, new_state, weights, None
+        entropy = ops.reshape(_entropy(weights), (ops.shape(weights)[0], -1))
+        return output, new_state, weights, (log_prob, ops.sum(entropy, -1))
+
+    def _step_context(self, query, context, weights, memory, uniforms):
+        """The context a step uses, and the log probability of its sample.
+
+        Returns the (sampled, then gated) context and float32 `[batch]`
+        log probabilities, zero where no location was sampled.
+        """
+        log_prob = ops.zeros((ops.shape(weights)[0],), "float32")
+        if uniforms is not None:
+            sampled_context, sampled_log_prob = self._sample_context(
+                weights, memory, uniforms[:, 1]
+            )
+            # u < rate holds for every u in [0, 1) when the rate is 1 and
+            # for none when it is 0.
+            expected = uniforms[:, 0] < self.expected_context_rate
+            context = ops.where(
+                ops.expand_dims(expected, -1),
+                context,
+                ops.cast(sampled_context, context.dtype),
+            )
+            log_prob = ops.where(
+                expected, ops.zeros_like(sampled_log_prob), sampled_log_prob
+            )
+        if self.context_gate:
+            context = context * self._gate(query, context.dtype)
+        return context, log_prob
+
+    def _gate(self, query, dtype):
+        """`beta_t = sigmoid(f_beta(q_t))`, `[..., 1]`."""
+        logits = ops.cast(self._context_gate(query), "float32")
+        return ops.cast(ops.sigmoid(logits), dtype)
+
+    def _sample_context(self, weights, memory, uniform):
+        """Samples `s ~ Categorical(weights)` by inverse CDF.
+
+        Args:
+            weights: `[batch, T_enc]` attention weights of one head.
+            memory: The memory dict the weights attend over.
+            uniform: float32 `[batch]` in `[0, 1)`.
+
+        Returns:
+            The context for the one-hot weights of `s` `[batch, dim]` and
+            float32 `log p(s)` `[batch]` (zero for rows without weight).
+        """
+        probabilities = ops.cast(weights, "float32")
+        cumulative = ops.cumsum(probabilities, axis=-1)
+        # Weights that do not sum to one (local-p) are sampled normalized.
+        total = cumulative[:, -1:]
+        threshold = ops.expand_dims(uniform, -1) * total
+        # `<=`: a position of zero weight adds an empty interval, so it is
+        # never drawn, not even for u = 0.
+        location = ops.sum(ops.cast(cumulative <= threshold, "int32"), -1)
+        positions = ops.expand_dims(
+            ops.arange(ops.shape(probabilities)[-1], dtype="int32"), 0
+        )
+        present = probabilities > 0
+        # Rounding may put the threshold on the total, past the last
+        # position with weight; that position is the one it stands for.
+        last_present = ops.max(
+            ops.where(present, positions, ops.zeros_like(positions)), axis=-1
+        )
+        location = ops.minimum(location, last_present)
+        has_weight = total > 0
+        one_hot = ops.logical_and(
+            positions == ops.expand_dims(location, -1), has_weight
+        )
+        normalized = probabilities / ops.where(
+            has_weight, total, ops.ones_like(total)
+        )
+        log_normalized = ops.log(
+            ops.where(present, normalized, ops.ones_like(normalized))
+        )
+        log_prob = ops.sum(
+            ops.where(one_hot, log_normalized, ops.zeros_like(log_normalized)),
+            axis=-1,
+        )
+        # The attention layer's own hooks give the context it would give
+        # for these weights (the value at `s`, through any output
+        # projection).
+        one_hot_weights = ops.expand_dims(
+            ops.cast(one_hot, self.compute_dtype), 1
+        )
+        context = self.attention._combine_values(one_hot_weights, memory)
+        context = self.attention._project_output(
+            context, ops.expand_dims(memory["value_mask"], 1)
+        )
+        return ops.squeeze(context, 1), log_prob
 
     # Teacher forcing.
 
@@ -373,6 +576,7 @@ class AttentionRNN(keras.layers.Layer):
         initial_state=None,
         mask=None,
         training=None,
+        return_sampling=False,
     ):
         if len(inputs.shape) != 3:
             raise ValueError(
@@ -385,15 +589,46 @@ class AttentionRNN(keras.layers.Layer):
                 f"Received: memory.shape={tuple(memory.shape)}"
             )
         if self.uses_parallel_path:
-            return self._call_parallel(
-                inputs, memory, memory_mask, initial_state, mask, training
+            results = self._call_parallel(
+                inputs,
+                memory,
+                memory_mask,
+                initial_state,
+                mask,
+                training,
+                return_sampling,
             )
-        return self._call_loop(
-            inputs, memory, memory_mask, initial_state, mask, training
-        )
+        else:
+            results = self._call_loop(
+                inputs,
+                memory,
+                memory_mask,
+                initial_state,
+                mask,
+                training,
+                return_sampling,
+            )
+        if not return_sampling:
+            return results[:3]
+        outputs, weights, final_state, statistics = results
+        log_prob, entropy = statistics
+        if mask is not None:
+            # The loop repeats its last statistics on padded steps.
+            present = ops.cast(mask, "bool")
+            log_prob = ops.where(present, log_prob, ops.zeros_like(log_prob))
+            entropy = ops.where(present, entropy, ops.zeros_like(entropy))
+        sampling = {"log_prob": log_prob, "entropy": entropy}
+        return outputs, weights, final_state, sampling
 
     def _call_parallel(
-        self, inputs, memory, memory_mask, initial_state, mask, training
+        self,
+        inputs,
+        memory,
+        memory_mask,
+        initial_state,
+        mask,
+        training,
+        return_sampling,
     ):
         results = self._sequence_rnn(
             inputs, initial_state=initial_state, mask=mask, training=training
@@ -407,15 +642,31 @@ class AttentionRNN(keras.layers.Layer):
             return_attention_scores=True,
             training=training,
         )
+        if self.context_gate:
+            context = context * self._gate(hidden, context.dtype)
         outputs = self._attentional_dense(
             ops.concatenate([context, hidden], axis=-1)
         )
         if isinstance(self.cell, keras.layers.StackedRNNCells):
             final_state = _regroup_stacked_state(self.cell, final_state)
-        return outputs, weights, final_state
+        if not return_sampling:
+            return outputs, weights, final_state, None
+        # Soft attention samples nothing; heads (if any) lead the steps.
+        entropy = _entropy(weights)
+        if len(entropy.shape) == 3:
+            entropy = ops.sum(entropy, axis=1)
+        statistics = (ops.zeros_like(entropy), entropy)
+        return outputs, weights, final_state, statistics
 
     def _call_loop(
-        self, inputs, memory, memory_mask, initial_state, mask, training
+        self,
+        inputs,
+        memory,
+        memory_mask,
+        initial_state,
+        mask,
+        training,
+        return_sampling,
     ):
         batch_size = ops.shape(inputs)[0]
         state = self.get_initial_state(batch_size, initial_state)
@@ -425,11 +676,18 @@ class AttentionRNN(keras.layers.Layer):
         weights_size = 1
         for size in weights_shape[1:]:
             weights_size = weights_size * size
-        # The loop carries one output tensor per step, so the weights travel
-        # flattened beside the output. Keras's loop reads the first state as
-        # the previous output (repeated on padded steps), so it leads.
+        samples = self._samples(training)
+        # The statistics are float32; float16 and bfloat16 outputs and
+        # weights travel through float32 exactly.
+        statistics_size = 2 if return_sampling else 0
+        packed_dtype = "float32" if return_sampling else self.compute_dtype
+        # The loop carries one output tensor per step, so the weights (and
+        # statistics) travel flattened beside the output. Keras's loop reads
+        # the first state as the previous output (repeated on padded steps),
+        # so it leads.
         previous = ops.zeros(
-            (batch_size, output_size + weights_size), self.compute_dtype
+            (batch_size, output_size + weights_size + statistics_size),
+            packed_dtype,
         )
         # The step index comes with the inputs instead: Keras's loop would
         # stop it on padded steps (the parallel path counts them) and masks
@@ -437,16 +695,28 @@ class AttentionRNN(keras.layers.Layer):
         loop_state = {"cell": state["cell"], "feed": state["feed"]}
 
         def one_step(step_inputs, states):
-            step_input = ops.cast(step_inputs[:, :-1], self.compute_dtype)
+            step_input = step_inputs[:, :-1]
+            uniforms = None
+            if samples:
+                step_input, uniforms = step_input[:, :-2], step_input[:, -2:]
+            step_input = ops.cast(step_input, self.compute_dtype)
             step_state = tree.pack_sequence_as(loop_state, list(states[1:]))
             step_state["step"] = ops.cast(step_inputs[:, -1], "int32")
-            output, new_state, weights = self.step(
-                step_input, step_state, projected_memory, training=training
+            output, new_state, weights, statistics = self._step(
+                step_input,
+                step_state,
+                projected_memory,
+                training,
+                uniforms,
+                statistics=return_sampling,
             )
             new_state.pop("step")
             flat_weights = ops.reshape(weights, (ops.shape(weights)[0], -1))
+            pieces = [output, flat_weights]
+            if return_sampling:
+                pieces += [ops.stack(statistics, axis=-1)]
             packed = ops.concatenate(
-                [output, ops.cast(flat_weights, output.dtype)], axis=-1
+                [ops.cast(piece, packed_dtype) for piece in pieces], axis=-1
             )
             return packed, [packed] + tree.flatten(new_state)
 
@@ -455,12 +725,19 @@ class AttentionRNN(keras.layers.Layer):
             ops.reshape(ops.arange(num_steps, dtype="float32"), (1, -1, 1)),
             (batch_size, num_steps, 1),
         )
+        features = [ops.cast(inputs, "float32")]
+        if samples:
+            # Drawn before the loop and carried with the inputs, so the loop
+            # itself is deterministic (XLA, `lax.scan`, torch).
+            features.append(
+                keras.random.uniform(
+                    (batch_size, num_steps, 2), seed=self._seed_generator
+                )
+            )
         # The index rides as a last float32 feature (exact below 2**24): a
         # nested input breaks TensorFlow's loop when the length is unknown,
         # and float16 or bfloat16 could not hold it.
-        inputs_and_indices = ops.concatenate(
-            [ops.cast(inputs, "float32"), step_indices], axis=-1
-        )
+        inputs_and_indices = ops.concatenate(features + [step_indices], -1)
         # Keras's own RNN loop: differentiable on every backend and keeps the
         # state of padded steps, as Keras RNN layers do.
         _, packed, final_states = keras_backend.rnn(
@@ -469,15 +746,30 @@ class AttentionRNN(keras.layers.Layer):
             [previous] + tree.flatten(loop_state),
             mask=mask,
         )
-        outputs = packed[..., :output_size]
+        # The loop's packed tensor has no static feature size in a
+        # TensorFlow graph; the outputs get theirs back, so that layers
+        # after this one can build on them.
+        outputs = ops.reshape(
+            ops.cast(packed[..., :output_size], self.compute_dtype),
+            tuple(ops.shape(packed)[:2]) + (output_size,),
+        )
         weights = ops.reshape(
-            packed[..., output_size:],
+            ops.cast(
+                packed[..., output_size : output_size + weights_size],
+                self.compute_dtype,
+            ),
             self._weights_shape(ops.shape(packed)[:2], memory),
         )
         # The loop stacks the steps second; heads, if any, come first.
         weights = ops.moveaxis(weights, 1, -2)
         final_state = tree.pack_sequence_as(loop_state, list(final_states[1:]))
-        return outputs, weights, final_state["cell"]
+        statistics = None
+        if return_sampling:
+            statistics = (
+                packed[..., output_size + weights_size],
+                packed[..., output_size + weights_size + 1],
+            )
+        return outputs, weights, final_state["cell"], statistics
 
     def _weights_shape(self, leading, memory):
         """`leading + heads + (T_enc,)`: the weights of the steps `leading`."""
@@ -495,6 +787,7 @@ class AttentionRNN(keras.layers.Layer):
         initial_state=None,
         mask=None,
         training=None,
+        return_sampling=False,
     ):
         batch, steps = inputs.shape[0], inputs.shape[1]
         outputs = keras.KerasTensor(
@@ -514,7 +807,13 @@ class AttentionRNN(keras.layers.Layer):
         )
         if not tree.is_nested(state):
             state = [state]
-        return outputs, weights, state
+        if not return_sampling:
+            return outputs, weights, state
+        sampling = {
+            name: keras.KerasTensor((batch, steps), dtype="float32")
+            for name in ("log_prob", "entropy")
+        }
+        return outputs, weights, state, sampling
 
     def get_config(self):
         config = super().get_config()
@@ -526,6 +825,10 @@ class AttentionRNN(keras.layers.Layer):
                 "input_feeding": self.input_feeding,
                 "attentional_units": self.attentional_units,
                 "parallel": self.parallel,
+                "context_gate": self.context_gate,
+                "attention_sampling": self.attention_sampling,
+                "expected_context_rate": self.expected_context_rate,
+                "seed": self.seed,
             }
         )
         return config
@@ -536,6 +839,83 @@ class AttentionRNN(keras.layers.Layer):
         config["cell"] = keras.layers.deserialize(config["cell"])
         config["attention"] = keras.layers.deserialize(config["attention"])
         return cls(**config)
+
+
+def _entropy(weights):
+    """Entropy in nats of each distribution along the last axis, float32.
+
+    Rows are normalized first (local-p weights need not sum to one); rows
+    without weight (masked steps or sources) have zero entropy.
+    """
+    probabilities = ops.cast(weights, "float32")
+    total = ops.sum(probabilities, axis=-1, keepdims=True)
+    probabilities = probabilities / ops.where(
+        total > 0, total, ops.ones_like(total)
+    )
+    present = probabilities > 0
+    # log(1) = 0 at zero weights keeps 0 * log 0 (and its gradient) at 0.
+    log_probabilities = ops.log(
+        ops.where(present, probabilities, ops.ones_like(probabilities))
+    )
+    return -ops.sum(probabilities * log_probabilities, axis=-1)
+
+
+def _check_sampling_arguments(
+    context_gate, attention_sampling, expected_context_rate, seed, parallel
+):
+    if not isinstance(context_gate, bool):
+        raise ValueError(
+            "`context_gate` must be True or False. "
+            f"Received: context_gate={context_gate!r}"
+        )
+    if attention_sampling not in SAMPLINGS:
+        raise ValueError(
+            f"`attention_sampling` must be one of {SAMPLINGS}. "
+            f"Received: attention_sampling={attention_sampling!r}"
+        )
+    if (
+        isinstance(expected_context_rate, bool)
+        or not isinstance(expected_context_rate, (int, float))
+        or not 0.0 <= expected_context_rate <= 1.0
+    ):
+        raise ValueError(
+            "`expected_context_rate` must be a float in [0, 1]. "
+            f"Received: expected_context_rate={expected_context_rate!r}"
+        )
+    if seed is not None and (
+        not isinstance(seed, int) or isinstance(seed, bool)
+    ):
+        raise ValueError(
+            f"`seed` must be an integer or None. Received: seed={seed!r}"
+        )
+    if parallel and attention_sampling == "hard":
+        raise ValueError(
+            "`parallel=True` cannot run attention_sampling='hard': a sampled "
+            "context changes every step, so hard attention runs step by "
+            f"step. Received: parallel={parallel}, "
+            f"attention_sampling={attention_sampling!r}"
+        )
+
+
+def _check_hard_attention_layer(attention):
+    for hook in ("_combine_values", "_project_output", "_head_axes"):
+        if not hasattr(attention, hook):
+            raise ValueError(
+                "attention_sampling='hard' needs an attention layer of "
+                f"keras_attention (with `{hook}`). Received: "
+                f"attention={attention}"
+            )
+    _check_single_head(attention, attention._head_axes())
+
+
+def _check_single_head(attention, head_axes):
+    if tuple(head_axes):
+        raise ValueError(
+            "attention_sampling='hard' samples one location per step, so it "
+            "needs attention weights with one head, `[batch, T_enc]` per "
+            f"step. Received: {attention.__class__.__name__} with head axes "
+            f"{tuple(head_axes)}"
+        )
 
 
 def _regroup_stacked_state(stacked_cell, flat_state):

@@ -172,14 +172,40 @@ def _tick_layout(axis_inches, num_tokens):
     return min(max(font_size, _MIN_FONT_SIZE), _MAX_FONT_SIZE), label_every
 
 
-def _new_figure(figsize, dpi=None):
-    """A `Figure` on its own Agg canvas (no `pyplot`), and the canvas."""
-    figure_module = import_optional("matplotlib.figure", "plot_attention")
-    agg = import_optional("matplotlib.backends.backend_agg", "plot_attention")
+def _new_figure(figsize, dpi=None, feature="plot_attention"):
+    """A `Figure` on its own Agg canvas (no `pyplot`), and the canvas.
+
+    `feature` names the caller in the error raised without Matplotlib.
+    """
+    figure_module = import_optional("matplotlib.figure", feature)
+    agg = import_optional("matplotlib.backends.backend_agg", feature)
     figure = figure_module.Figure(
         figsize=figsize, dpi=dpi, layout="constrained"
     )
     return figure, agg.FigureCanvasAgg(figure)
+
+
+def _render_to_array(figure, canvas, draw):
+    """Runs `draw(figure)`, renders the figure to `uint8` RGB and clears it.
+
+    Args:
+        figure: A `Figure` made by `_new_figure`.
+        canvas: Its `FigureCanvasAgg`.
+        draw: Callable adding the content to `figure`; the figure is
+            cleared even when it raises.
+
+    Returns:
+        A `uint8` NumPy array of shape `[height, width, 3]`.
+    """
+    try:
+        draw(figure)
+        canvas.draw()
+        image = np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])
+    finally:
+        # Breaks the figure <-> artist reference cycles right away instead
+        # of waiting for the cyclic garbage collector.
+        figure.clear()
+    return image
 
 
 def _outline_color(cmap):
@@ -194,7 +220,16 @@ def _outline_color(cmap):
     return _OUTLINE_CANDIDATES[int(np.argmax(distances))]
 
 
-def _draw_outlines(ax, alignment, cmap, cell_points):
+def _draw_outlines(
+    ax, alignment, cmap, cell_points, cell_width=1.0, cell_height=1.0
+):
+    """Outlines the nonzero cells of the 2-D `alignment` on `ax`.
+
+    Cell `(row, column)` spans `cell_width` x `cell_height` data units from
+    `(column * cell_width - 0.5, row * cell_height - 0.5)`: the edges of
+    the pixels of an `imshow` image whose cells are that many pixels wide
+    and high (1 x 1 for a heatmap with one pixel per cell).
+    """
     patches = import_optional("matplotlib.patches", "plot_attention")
     color = _outline_color(cmap)
     width = min(
@@ -204,9 +239,9 @@ def _draw_outlines(ax, alignment, cmap, cell_points):
     for row, column in zip(*np.nonzero(alignment), strict=True):
         ax.add_patch(
             patches.Rectangle(
-                (column - 0.5, row - 0.5),
-                1.0,
-                1.0,
+                (column * cell_width - 0.5, row * cell_height - 0.5),
+                cell_width,
+                cell_height,
                 fill=False,
                 edgecolor=color,
                 linewidth=width,
@@ -386,13 +421,16 @@ def attention_to_image(
     figure, canvas = _new_figure(
         _figure_size(len(source_labels), len(target_labels)), dpi=dpi
     )
-    try:
-        ax = figure.add_subplot()
-        _draw(ax, weights, source_labels, target_labels, title, cmap, alignment)
-        canvas.draw()
-        image = np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])
-    finally:
-        # Breaks the figure <-> artist reference cycles right away instead
-        # of waiting for the cyclic garbage collector.
-        figure.clear()
-    return image
+
+    def draw(figure):
+        _draw(
+            figure.add_subplot(),
+            weights,
+            source_labels,
+            target_labels,
+            title,
+            cmap,
+            alignment,
+        )
+
+    return _render_to_array(figure, canvas, draw)

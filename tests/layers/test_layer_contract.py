@@ -4,7 +4,11 @@ import keras
 import numpy as np
 import pytest
 
+import keras_attention
+from keras_attention.layers import AttentionRNN
 from keras_attention.layers import BahdanauAttention
+from keras_attention.layers import DeepOutput
+from keras_attention.layers import HardAttentionLoss
 from keras_attention.layers import LuongAttention
 from keras_attention.layers import MultiHeadAttention
 from tests.conftest import gradient
@@ -289,3 +293,44 @@ def test_cached_steps_equal_causal_self_attention(name):
         np.stack(weights, -2), to_numpy(full_weights), rtol=1e-5, atol=1e-6
     )
     assert to_numpy(cache["value_mask"]).all()
+
+
+# Every public layer, attention or not, is registered for saving and is
+# rebuilt from its config (their own test files check saved models).
+PUBLIC_LAYERS = {
+    "AttentionRNN": lambda: AttentionRNN(
+        keras.layers.GRUCell(4),
+        BahdanauAttention(3),
+        style="bahdanau",
+        context_gate=True,
+        attention_sampling="hard",
+        expected_context_rate=0.25,
+        seed=5,
+    ),
+    "BahdanauAttention": LAYERS["bahdanau"],
+    "DeepOutput": lambda: DeepOutput(7, units=3, activation=None),
+    "HardAttentionLoss": lambda: HardAttentionLoss(0.8, entropy_weight=0.0),
+    "LuongAttention": LAYERS["luong_concat_local_m"],
+    "MultiHeadAttention": LAYERS["multi_head"],
+}
+
+
+def test_every_public_layer_is_listed():
+    exported = {
+        name
+        for name in keras_attention.layers.__all__
+        if isinstance(getattr(keras_attention.layers, name), type)
+        and issubclass(getattr(keras_attention.layers, name), keras.Layer)
+        and name != "BaseAttention"
+    }
+    assert exported == set(PUBLIC_LAYERS)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC_LAYERS))
+def test_public_layers_are_registered_and_rebuilt_from_config(name):
+    layer = PUBLIC_LAYERS[name]()
+    registered = keras.saving.get_registered_name(type(layer))
+    assert registered == f"keras_attention>{name}"
+    restored = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert type(restored) is type(layer)
+    assert restored.get_config() == layer.get_config()

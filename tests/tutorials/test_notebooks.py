@@ -17,6 +17,7 @@ NOTEBOOKS = [
     "01_attention_from_scratch.ipynb",
     "02_attention_layers_in_your_model.ipynb",
     "03_translation_zoo_and_tensorboard.ipynb",
+    "04_captioning_and_image_attention.ipynb",
 ]
 KERNEL_NAME = "python3"
 CELL_TIMEOUT_SECONDS = 300

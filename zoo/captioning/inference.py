@@ -1,0 +1,192 @@
+"""Captioning with a trained `ShowAttendTell`: batches, text and scores."""
+
+import time
+import weakref
+
+import keras
+import numpy as np
+
+from keras_attention.metrics import attention_correctness
+from keras_attention.metrics import caption_scores
+from zoo.captioning.data import scene_alignment
+from zoo.captioning.vocabulary import END_ID
+from zoo.captioning.vocabulary import PAD_ID
+from zoo.captioning.vocabulary import normalize_caption
+
+# Compiled decoders, per model and beam width; weak keys let models go.
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def _decoder(model, beam_width, length_penalty):
+    decoders = _COMPILED.setdefault(model, {})
+    key = (beam_width, length_penalty)
+    if key not in decoders:
+
+        def decode(images):
+            return model.caption_ids(
+                images, beam_width=beam_width, length_penalty=length_penalty
+            )
+
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            # One XLA program for the whole loop: several times faster than
+            # running its ops one by one.
+            decode = tf.function(decode, jit_compile=True, autograph=False)
+        elif backend == "jax":
+            decode = _jax_decoder(model, beam_width, length_penalty)
+        decoders[key] = decode
+    return decoders[key]
+
+
+def _jax_decoder(model, beam_width, length_penalty):
+    """A `jax.jit` decoder that reads the model's current weights."""
+    import jax
+
+    @jax.jit
+    def decode_with(values, images):
+        mapping = list(zip(model.variables, values, strict=True))
+        with keras.StatelessScope(state_mapping=mapping):
+            return model.caption_ids(
+                images, beam_width=beam_width, length_penalty=length_penalty
+            )
+
+    def decode(images):
+        # Passed in, not captured: a captured weight would be a constant
+        # of the compiled program, stale once training goes on.
+        return decode_with([v.value for v in model.variables], images)
+
+    return decode
+
+
+def caption_arrays(
+    model, images, beam_width=1, length_penalty=0.0, batch_size=64
+):
+    """Decodes captions of an array of images or feature maps.
+
+    Args:
+        model: A `ShowAttendTell`.
+        images: `[N, ...]` pixels (0..255) or feature maps, as the model
+            takes them.
+        beam_width: 1 for greedy decoding.
+        length_penalty: GNMT alpha of beam search.
+        batch_size: images decoded at once; a smaller (last) batch is
+            padded to a power of two, so that a few compiled programs
+            serve every batch.
+
+    Returns:
+        A dict of NumPy arrays: `"sequences"` `[N, max_length]`,
+        `"lengths"` `[N]` and `"attention"` `[N, max_length, L]`.
+    """
+    decode = _decoder(model, beam_width, length_penalty)
+    outputs = {"sequences": [], "lengths": [], "attention": []}
+    for start in range(0, len(images), batch_size):
+        batch = np.asarray(images[start : start + batch_size], np.float32)
+        count = len(batch)
+        # Smaller batches are padded to a power of two: a handful of
+        # compiled programs serve every size.
+        padded_size = min(batch_size, 1 << (count - 1).bit_length())
+        if count < padded_size:
+            padding = np.repeat(batch[-1:], padded_size - count, axis=0)
+            batch = np.concatenate([batch, padding])
+        results = decode(batch)
+        for name in outputs:
+            outputs[name].append(
+                np.asarray(keras.ops.convert_to_numpy(results[name]))[:count]
+            )
+    return {
+        name: np.concatenate(values) if values else np.zeros((0,))
+        for name, values in outputs.items()
+    }
+
+
+def caption_texts(model, sequences):
+    """The words of each decoded id sequence, as strings."""
+    vocabulary = model.vocabulary
+    texts = []
+    for ids in sequences:
+        words = []
+        for token_id in ids:
+            if token_id in (END_ID, PAD_ID):
+                break
+            words.append(vocabulary[int(token_id)])
+        texts.append(" ".join(words))
+    return texts
+
+
+def reached_length_limit(sequences):
+    """Whether each caption ran to the length limit without `<end>`."""
+    return ~np.any((sequences == END_ID) | (sequences == PAD_ID), axis=1)
+
+
+def evaluate_split(model, split, beam_width, length_penalty, image_size):
+    """Caption scores of one decoding of a split's images.
+
+    Returns:
+        `(scores, captions, outputs)`: the scores (BLEU-1..4 and CIDEr-D of
+        `caption_scores`, `caption_accuracy` (the share of captions equal to
+        one of their references, words compared), `length_limit_share`,
+        `captions_per_second`, `num_images` and, for scenes,
+        `attention_correctness`), the caption strings, and the decoder's
+        arrays.
+    """
+    images = split.features if split.features is not None else split.pixels
+    # Compiling is not timed: a first batch compiles the decoder.
+    caption_arrays(model, images[:1], beam_width, length_penalty)
+    start = time.perf_counter()
+    outputs = caption_arrays(model, images, beam_width, length_penalty)
+    seconds = time.perf_counter() - start
+    captions = caption_texts(model, outputs["sequences"])
+    references = [list(references) for references in split.references]
+    scores = caption_scores(captions, references)
+    scores["caption_accuracy"] = float(
+        np.mean(
+            [
+                normalize_caption(caption)
+                in {normalize_caption(r) for r in refs}
+                for caption, refs in zip(captions, references, strict=True)
+            ]
+        )
+    )
+    scores["length_limit_share"] = float(
+        np.mean(reached_length_limit(outputs["sequences"]))
+    )
+    scores["captions_per_second"] = len(captions) / max(seconds, 1e-9)
+    scores["num_images"] = len(captions)
+    if split.objects is not None:
+        scores["attention_correctness"] = scene_correctness(
+            split, captions, outputs["attention"], image_size
+        )
+    return scores, captions, outputs
+
+
+def scene_correctness(split, captions, attention, image_size):
+    """Attention correctness of the shape nouns of scene captions.
+
+    The share of each noun's attention inside the box of the object it
+    names, averaged over the nouns that name an object of their scene
+    (`scene_alignment`); `None` when no caption names one.
+    """
+    grid = _grid_shape(attention.shape[-1])
+    alignment = np.zeros(attention.shape, bool)
+    for index, caption in enumerate(captions):
+        words = caption.split()[: attention.shape[1]]
+        alignment[index, : len(words)] = scene_alignment(
+            split.objects[index], words, image_size, grid
+        )
+    if not alignment.any():
+        return None
+    return float(
+        keras.ops.convert_to_numpy(attention_correctness(attention, alignment))
+    )
+
+
+def _grid_shape(num_cells):
+    side = int(round(num_cells**0.5))
+    if side * side != num_cells:
+        raise ValueError(
+            f"Scene attention must cover a square grid. Received: {num_cells} "
+            "locations"
+        )
+    return side, side
