@@ -19,6 +19,7 @@ _ZOO = _PLOT + _TEXT + _CAPTION + _TENSORBOARD + ["tensorflow-text>=2.21,<2.22"]
 # wheels. Install a CPU build yourself to test that backend.
 _TESTS = _ZOO + [
     "pytest>=8",
+    "pytest-xdist>=3.5",
     "hypothesis>=6.100",
     "jax[cpu]>=0.4.30",
     "nbclient>=0.10",

@@ -370,3 +370,123 @@ def test_cache_features_command_then_train_on_them(tmp_path, capsys):
     features = load_features(output)
     assert features.features.shape == (6, 1, 1, 1280)
     assert sorted(features.names) == [f"{index}.jpg" for index in range(6)]
+
+
+def test_backbone_mode_trains_from_image_files(tmp_path):
+    from zoo.captioning.encoders import build_backbone
+    from zoo.trainer import train
+
+    _write_flickr_layout(tmp_path)
+    weights = tmp_path / "mobilenet_v2.weights.h5"
+    encoder = build_backbone("mobilenet_v2", weights=None, image_size=32)
+    encoder.get_layer("mobilenet_v2").save_weights(weights)
+    results = train(
+        "captioning",
+        data=str(tmp_path / "flickr"),
+        backbone="mobilenet_v2",
+        backbone_weights=str(weights),
+        image_size=32,
+        logdir=str(tmp_path / "run"),
+        epochs=1,
+        batch_size=4,
+        units=16,
+        embedding_dim=8,
+        min_word_count=1,
+        beam_width=2,
+        verbose=0,
+        num_summary_samples=0,
+    )
+    assert results["greedy"]["num_images"] == 1
+    model = keras.saving.load_model(results["model_path"], compile=False)
+    # The frozen backbone kept the weights of the file it was built from.
+    loaded = model.image_encoder.get_layer("mobilenet_v2").weights[0]
+    built = encoder.get_layer("mobilenet_v2").weights[0]
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(loaded), keras.ops.convert_to_numpy(built)
+    )
+
+
+def test_mixed_precision_training_steps():
+    from zoo.trainer import mixed_precision_policy
+
+    with mixed_precision_policy():
+        splits, model, dataset = _tiny_data("hard", num_scenes=32)
+        model.compile(optimizer="adam")
+        history = model.fit(dataset.take(2), epochs=1, verbose=0)
+        assert model.compute_dtype in ("float16", "bfloat16")
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def _write_coco(root, count=10):
+    """A COCO captions file, its instances file and features of its images."""
+    names = [f"COCO_{index}.jpg" for index in range(count)]
+    images = [
+        {"id": index, "file_name": name, "width": 64, "height": 64}
+        for index, name in enumerate(names)
+    ]
+    captions = {
+        "images": images,
+        "annotations": [
+            {"image_id": index, "caption": f"a dog and a cat {number}"}
+            for index in range(count)
+            for number in range(2)
+        ],
+    }
+    instances = {
+        "images": images,
+        "categories": [{"id": 18, "name": "dog"}, {"id": 17, "name": "cat"}],
+        "annotations": [
+            {"image_id": index, "category_id": 18, "bbox": [0, 0, 32, 32]}
+            for index in range(count)
+        ],
+    }
+    (root / "captions.json").write_text(json.dumps(captions))
+    (root / "instances.json").write_text(json.dumps(instances))
+    np.savez(
+        root / "coco_features.npz",
+        features=np.random.default_rng(0)
+        .normal(size=(count, 2, 2, 8))
+        .astype("float16"),
+        image=np.array(names),
+    )
+
+
+def test_coco_instances_give_attention_correctness(tmp_path):
+    from zoo.trainer import train
+
+    _write_coco(tmp_path)
+    results = train(
+        "captioning",
+        data=str(tmp_path / "captions.json"),
+        features=str(tmp_path / "coco_features.npz"),
+        instances=str(tmp_path / "instances.json"),
+        logdir=str(tmp_path / "run"),
+        epochs=3,
+        batch_size=8,
+        units=16,
+        embedding_dim=8,
+        min_word_count=1,
+        beam_width=2,
+        learning_rate=0.01,
+        verbose=0,
+        num_summary_samples=1,
+    )
+    assert "attention_correctness" in results["greedy"]
+    # Hand-worked: "dog" names the box of the top-left cell of the 2x2
+    # grid; its step puts 0.7 there, the other words name no box.
+    from zoo.captioning.data import attach_instances
+    from zoo.captioning.data import load_feature_splits
+    from zoo.captioning.inference import box_correctness
+
+    splits = load_feature_splits(
+        str(tmp_path / "captions.json"),
+        None,
+        str(tmp_path / "coco_features.npz"),
+        0,
+    )
+    attach_instances(splits, str(tmp_path / "instances.json"))
+    attention = np.full((1, 3, 4), 0.25, "float32")
+    attention[0, 1] = [0.7, 0.1, 0.1, 0.1]
+    split = splits["test"].select([0])
+    value = box_correctness(split, ["a dog runs"], attention, None)
+    assert value == pytest.approx(0.7)

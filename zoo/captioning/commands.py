@@ -58,6 +58,11 @@ def add_evaluate_arguments(parser):
         help="captioning: precomputed features (.npz) of the images",
     )
     parser.add_argument(
+        "--instances",
+        default=None,
+        help="captioning: COCO instances_*.json, for attention correctness",
+    )
+    parser.add_argument(
         "--eval-splits",
         default="test",
         choices=EVALUATION_SPLITS,
@@ -204,6 +209,8 @@ def evaluate_captioner(model, args):
         )
         if model.encoder_name == PIXELS:
             _load_pixels(splits, model.image_size)
+    if args.instances:
+        caption_data.attach_instances(splits, args.instances)
     split = splits["test"]
     if args.eval_splits == "valid+test":
         split = _concatenate(splits["valid"], split)

@@ -43,6 +43,8 @@ class CaptionSplit:
         features: float `[N, h, w, C]` feature maps, or `None`.
         paths: per image its file (`pathlib.Path`) or `None`.
         objects: for scenes, per image the tuple of its `SceneObject`s.
+        instances: with COCO instances, per image its `ImageInstances`
+            (or `None` for an image the instances file does not hold).
     """
 
     names: list
@@ -51,6 +53,12 @@ class CaptionSplit:
     features: np.ndarray | None = None
     paths: list | None = None
     objects: list | None = None
+    instances: list | None = None
+
+    @property
+    def has_boxes(self):
+        """Whether the named objects' boxes are known (scenes, COCO)."""
+        return self.objects is not None or self.instances is not None
 
     def __len__(self):
         return len(self.names)
@@ -297,6 +305,66 @@ def reference_words(split):
         {" ".join(caption_words(caption)) for caption in references}
         for references in split.references
     ]
+
+
+def model_inputs(split, image_size):
+    """What the model takes for the images of a split, as one array.
+
+    The feature maps or pixels held in memory; for a split of image files
+    (a backbone model), the files decoded and resized to `image_size`.
+    """
+    if split.features is not None:
+        return split.features
+    if split.pixels is not None:
+        return split.pixels
+    from zoo.captioning.encoders import load_image
+
+    return np.stack([load_image(path, image_size) for path in split.paths])
+
+
+def reference_alignment(split, index, words, image_size, grid_shape):
+    """The reference cells of each generated word of one image.
+
+    Scenes: the shape nouns (`scene_alignment`); COCO with instances: the
+    words naming a category present in the image (`instance_alignment`).
+
+    Returns:
+        A bool `[len(words), rows * columns]` array, or `None` when the
+        image's boxes are unknown.
+    """
+    if split.objects is not None:
+        return scene_alignment(
+            split.objects[index], words, image_size, grid_shape
+        )
+    if split.instances is not None and split.instances[index] is not None:
+        from zoo.captioning.coco_instances import instance_alignment
+
+        return instance_alignment(words, split.instances[index], grid_shape)
+    return None
+
+
+def attach_instances(splits, instances_path):
+    """Gives every image of the splits its COCO boxes, warning once.
+
+    Args:
+        splits: the `CaptionSplit`s.
+        instances_path: a COCO `instances_*.json`.
+    """
+    import warnings
+
+    from zoo.captioning.coco_instances import load_coco_instances
+
+    table = load_coco_instances(instances_path)
+    missing = 0
+    for split in splits.values():
+        split.instances = [table.get(name) for name in split.names]
+        missing += sum(entry is None for entry in split.instances)
+    if missing:
+        warnings.warn(
+            f"{instances_path}: no boxes for {missing:,} captioned images "
+            "(not scored for attention correctness)",
+            stacklevel=2,
+        )
 
 
 def grid_side(num_cells):

@@ -8,7 +8,8 @@ import numpy as np
 
 from keras_attention.metrics import attention_correctness
 from keras_attention.metrics import caption_scores
-from zoo.captioning.data import scene_alignment
+from zoo.captioning.data import model_inputs
+from zoo.captioning.data import reference_alignment
 from zoo.captioning.vocabulary import END_ID
 from zoo.captioning.vocabulary import PAD_ID
 from zoo.captioning.vocabulary import normalize_caption
@@ -127,11 +128,11 @@ def evaluate_split(model, split, beam_width, length_penalty, image_size):
         `(scores, captions, outputs)`: the scores (BLEU-1..4 and CIDEr-D of
         `caption_scores`, `caption_accuracy` (the share of captions equal to
         one of their references, words compared), `length_limit_share`,
-        `captions_per_second`, `num_images` and, for scenes,
-        `attention_correctness`), the caption strings, and the decoder's
-        arrays.
+        `captions_per_second`, `num_images` and, where boxes are known
+        (scenes, COCO with instances), `attention_correctness`), the
+        caption strings, and the decoder's arrays.
     """
-    images = split.features if split.features is not None else split.pixels
+    images = model_inputs(split, image_size)
     # Compiling is not timed: a first batch compiles the decoder.
     caption_arrays(model, images[:1], beam_width, length_penalty)
     start = time.perf_counter()
@@ -154,27 +155,28 @@ def evaluate_split(model, split, beam_width, length_penalty, image_size):
     )
     scores["captions_per_second"] = len(captions) / max(seconds, 1e-9)
     scores["num_images"] = len(captions)
-    if split.objects is not None:
-        scores["attention_correctness"] = scene_correctness(
+    if split.has_boxes:
+        scores["attention_correctness"] = box_correctness(
             split, captions, outputs["attention"], image_size
         )
     return scores, captions, outputs
 
 
-def scene_correctness(split, captions, attention, image_size):
-    """Attention correctness of the shape nouns of scene captions.
+def box_correctness(split, captions, attention, image_size):
+    """Attention correctness of the words that name a boxed object.
 
-    The share of each noun's attention inside the box of the object it
-    names, averaged over the nouns that name an object of their scene
-    (`scene_alignment`); `None` when no caption names one.
+    The share of each such word's attention inside the box (cells) of the
+    object it names (`reference_alignment`: shape nouns of scenes, COCO
+    category words), averaged over those words; `None` when no caption
+    names one.
     """
     grid = _grid_shape(attention.shape[-1])
     alignment = np.zeros(attention.shape, bool)
     for index, caption in enumerate(captions):
         words = caption.split()[: attention.shape[1]]
-        alignment[index, : len(words)] = scene_alignment(
-            split.objects[index], words, image_size, grid
-        )
+        cells = reference_alignment(split, index, words, image_size, grid)
+        if cells is not None:
+            alignment[index, : len(words)] = cells
     if not alignment.any():
         return None
     return float(
@@ -186,7 +188,7 @@ def _grid_shape(num_cells):
     side = int(round(num_cells**0.5))
     if side * side != num_cells:
         raise ValueError(
-            f"Scene attention must cover a square grid. Received: {num_cells} "
-            "locations"
+            "Attention correctness needs attention over a square grid. "
+            f"Received: {num_cells} locations"
         )
     return side, side

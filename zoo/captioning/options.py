@@ -174,7 +174,7 @@ OPTIONS = DATA_OPTIONS + (
         float,
         None,
         "Training time budget in minutes (see the trainer's); default "
-        "3.5 for the generated scenes, none for images.",
+        "4.2 for the generated scenes, none for images.",
         positive=True,
     ),
     Option(

@@ -46,7 +46,7 @@ MODEL_DEFAULTS = {
         # The default job trains for a fixed time, the learning rate
         # falling to zero over its last 40%: at most 5 minutes in all on
         # two CPU cores, whatever their speed.
-        "max_minutes": 3.5,
+        "max_minutes": 4.2,
         "learning_rate": 3e-3,
     },
     "images": {
@@ -138,6 +138,7 @@ class CaptioningTask(Task):
             "data": {
                 "data": config.data,
                 "features": config.features,
+                "instances": config.instances,
                 "num_scenes": config.num_scenes if self.scenes else None,
                 "min_word_count": config.min_word_count,
             },
@@ -179,6 +180,8 @@ class CaptioningTask(Task):
             if config.backbone is None:
                 _load_pixels(splits, config.image_size)
         _check_split_sizes(splits, config.data)
+        if config.instances:
+            caption_data.attach_instances(splits, config.instances)
         self.splits = splits
         self.define(data_fingerprint=_fingerprint(splits))
         self.vocabulary = build_vocabulary(
@@ -241,9 +244,7 @@ class CaptioningTask(Task):
         )
         samples = split.select(sorted(indices.tolist()))
         return {
-            "decode_fn": summary_decode_fn(
-                model, self.config.image_size, scenes=self.scenes
-            ),
+            "decode_fn": summary_decode_fn(model, self.config.image_size),
             "samples": samples,
             "references": [list(refs) for refs in samples.references],
             "metric": [bleu4, cider],
@@ -340,17 +341,19 @@ def cider(hypotheses, references):
     return caption_scores(hypotheses, references)["cider"]
 
 
-def summary_decode_fn(model, image_size, scenes=False):
+def summary_decode_fn(model, image_size):
     """`AttentionSummary`'s `decode_fn`: picture and attention per word.
 
-    For scenes every sample also carries the reference cells of the shape
-    nouns (`scene_alignment`), so TensorBoard shows attention correctness
+    Where boxes are known (scenes, COCO with instances) every sample also
+    carries the reference cells of the words that name an object
+    (`reference_alignment`), so TensorBoard shows attention correctness
     and outlines the named object's box.
     """
 
     def decode(split):
-        images = split.features if split.features is not None else split.pixels
-        outputs = caption_arrays(model, images)
+        outputs = caption_arrays(
+            model, caption_data.model_inputs(split, image_size)
+        )
         captions = caption_texts(model, outputs["sequences"])
         samples = []
         limit_reached = reached_length_limit(outputs["sequences"])
@@ -369,10 +372,12 @@ def summary_decode_fn(model, image_size, scenes=False):
             }
             if side is not None:
                 sample["grid_shape"] = (side, side)
-            if scenes and side is not None:
-                alignment = caption_data.scene_alignment(
-                    split.objects[index], words, image_size, (side, side)
+            alignment = None
+            if side is not None:
+                alignment = caption_data.reference_alignment(
+                    split, index, words, image_size, (side, side)
                 )
+            if alignment is not None:
                 sample["alignment"] = np.concatenate(
                     [
                         alignment,
@@ -431,7 +436,7 @@ def _check_split_sizes(splits, data):
 def _concatenate(first, second):
     """Two splits as one (e.g. Flickr8k's dev and test images)."""
     merged = caption_data.CaptionSplit(names=[], references=[])
-    for field in ("names", "references", "paths", "objects"):
+    for field in ("names", "references", "paths", "objects", "instances"):
         a, b = getattr(first, field), getattr(second, field)
         setattr(merged, field, None if a is None else list(a) + list(b))
     for field in ("pixels", "features"):
