@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from zoo.captioning.data import CaptionSplit
-from zoo.captioning.data import caption_pairs
+from zoo.captioning.data import image_captions
 from zoo.captioning.data import scene_alignment
 from zoo.captioning.vocabulary import END_ID
 from zoo.captioning.vocabulary import START_ID
@@ -44,13 +44,14 @@ def test_encoder_frames_truncates_counts_and_decodes():
     assert encoder.encode("a green circle")[2] == UNKNOWN_ID
 
 
-def test_caption_pairs_pad_every_reference():
+def test_image_captions_cycle_and_pad_every_reference():
     split = CaptionSplit(names=["x", "y"], references=[("a b", "a"), ("b",)])
     encoder = CaptionEncoder(build_vocabulary(["a b"]), max_length=5)
-    image_index, caption_ids = caption_pairs(split, encoder)
-    assert image_index.tolist() == [0, 0, 1]
-    assert caption_ids.shape == (3, 4)
-    assert caption_ids[1].tolist()[-1] == 0
+    captions = image_captions(split, encoder)
+    # [<start>, a, b, <end>] is the longest; "y" repeats its one caption.
+    assert captions.shape == (2, 2, 4)
+    assert captions[0, 1].tolist() == [START_ID, 4, END_ID, 0]
+    np.testing.assert_array_equal(captions[1, 0], captions[1, 1])
 
 
 def test_scene_alignment_marks_the_named_object_box():

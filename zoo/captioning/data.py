@@ -17,7 +17,6 @@ import math
 import numpy as np
 
 from zoo.captioning.vocabulary import PAD_ID
-from zoo.captioning.vocabulary import caption_words
 from zoo.data import box_to_grid_mask
 from zoo.data import filter_by_features
 from zoo.data import load_caption_data
@@ -136,21 +135,6 @@ def _from_records(records):
         references=[tuple(record.captions) for record in records],
         paths=[record.path for record in records],
     )
-
-
-def caption_pairs(split, caption_encoder):
-    """Every (image, caption) pair of a split as arrays.
-
-    Returns:
-        `(image_index, caption_ids)`: int32 `[P]` and int32 `[P, W]`, the
-        ids `[<start>, words..., <end>]` padded with 0 to the longest.
-    """
-    image_index, encoded = [], []
-    for index, references in enumerate(split.references):
-        for caption in references:
-            image_index.append(index)
-            encoded.append(caption_encoder.encode(caption))
-    return np.array(image_index, np.int32), _pad(encoded)
 
 
 def image_captions(split, caption_encoder):
@@ -297,14 +281,6 @@ def scene_alignment(objects, words, image_size, grid_shape):
                     obj.box, image_size, grid_shape
                 ).reshape(-1)
     return alignment
-
-
-def reference_words(split):
-    """The words of every reference caption of a split (for exact match)."""
-    return [
-        {" ".join(caption_words(caption)) for caption in references}
-        for references in split.references
-    ]
 
 
 def model_inputs(split, image_size):

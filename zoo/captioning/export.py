@@ -6,10 +6,6 @@ greedy or beam-search decoding (a `tf.while_loop`) and the words. A server
 needs neither `zoo` nor `keras_attention`, only TensorFlow.
 """
 
-import pathlib
-import shutil
-import tempfile
-
 import keras
 
 from zoo.captioning.model import FEATURES
@@ -18,7 +14,7 @@ from zoo.captioning.vocabulary import PAD_ID
 from zoo.translation.export import _check_backend
 from zoo.translation.export import _check_export_path
 from zoo.translation.export import _check_positive_int
-from zoo.translation.export import _replace_directory
+from zoo.translation.export import write_archive
 
 ENDPOINT_NAME = "caption"
 
@@ -63,15 +59,7 @@ def export_captioner(model, path, beam_width=1, max_length=None):
     archive = keras.export.ExportArchive()
     archive.add_variable_collection("variables", model.variables)
     archive.add_endpoint(ENDPOINT_NAME, caption, input_signature=[signature])
-    staging = pathlib.Path(
-        tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)
-    )
-    try:
-        archive.write_out(str(staging), verbose=False)
-        _replace_directory(staging, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return str(path)
+    return write_archive(archive, path)
 
 
 def _caption_function(model, beam_width, max_length):

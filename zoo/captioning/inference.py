@@ -8,6 +8,7 @@ import numpy as np
 
 from keras_attention.metrics import attention_correctness
 from keras_attention.metrics import caption_scores
+from zoo.captioning.data import grid_side
 from zoo.captioning.data import model_inputs
 from zoo.captioning.data import reference_alignment
 from zoo.captioning.vocabulary import END_ID
@@ -185,8 +186,8 @@ def box_correctness(split, captions, attention, image_size):
 
 
 def _grid_shape(num_cells):
-    side = int(round(num_cells**0.5))
-    if side * side != num_cells:
+    side = grid_side(num_cells)
+    if side is None:
         raise ValueError(
             "Attention correctness needs attention over a square grid. "
             f"Received: {num_cells} locations"

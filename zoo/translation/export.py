@@ -113,6 +113,19 @@ def export_saved_model(
         translate,
         input_signature=[tf.TensorSpec([None], tf.string, name="texts")],
     )
+    return write_archive(archive, path)
+
+
+def write_archive(archive, path):
+    """Writes a `keras.export.ExportArchive` to `path` as one step.
+
+    The SavedModel is written next to `path` under a temporary name and
+    renamed into place, so an interrupted export leaves the previous one
+    whole.
+
+    Returns:
+        The path written, as a string.
+    """
     staging = pathlib.Path(
         tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)
     )
