@@ -9,12 +9,21 @@ HERE = pathlib.Path(__file__).parent
 
 _PLOT = ["matplotlib"]
 _TEXT = ["sacrebleu>=2.4"]
+# ROUGE-1/2/L of `keras_attention.metrics.summary_scores`.
+_SUMMARY = ["rouge-score>=0.1.2"]
 # CIDEr-D of `caption_scores` (coco-caption's scorer).
 _CAPTION = ["pycocoevalcap>=1.2"]
 _TENSORBOARD = ["tensorflow>=2.21,<2.22", "tensorboard"]
 # tensorflow-text must match TensorFlow's minor version.
 # The zoo's image captioner reports CIDEr-D.
-_ZOO = _PLOT + _TEXT + _CAPTION + _TENSORBOARD + ["tensorflow-text>=2.21,<2.22"]
+_ZOO = (
+    _PLOT
+    + _TEXT
+    + _CAPTION
+    + _SUMMARY
+    + _TENSORBOARD
+    + ["tensorflow-text>=2.21,<2.22"]
+)
 # torch is left out on purpose: from PyPI it brings several GB of CUDA
 # wheels. Install a CPU build yourself to test that backend.
 _TESTS = _ZOO + [
@@ -36,6 +45,8 @@ def _extras():
         "text": _TEXT,
         # `keras_attention.metrics.caption_scores` (BLEU-1..4, CIDEr-D).
         "caption": _CAPTION + _TEXT,
+        # `keras_attention.metrics.summary_scores` (ROUGE-1/2/L).
+        "summary": _SUMMARY,
         # `AttentionSummary` (writes with `tf.summary`, any backend).
         "tensorboard": _TENSORBOARD + _PLOT + _TEXT,
         # The model zoo and its `keras-attention-zoo` command.

@@ -1,8 +1,9 @@
 """Imports of the optional dependencies, with an install hint on failure.
 
 `keras_attention` needs only Keras and NumPy at import time; plotting needs
-Matplotlib, TensorBoard summaries TensorFlow, text scores sacreBLEU and
-caption scores also pycocoevalcap (for CIDEr-D).
+Matplotlib, TensorBoard summaries TensorFlow, text scores sacreBLEU,
+caption scores also pycocoevalcap (for CIDEr-D) and summary scores
+rouge-score.
 Each is imported when first used, so that a JAX or PyTorch user who only
 wants the layers installs neither.
 """
@@ -13,6 +14,7 @@ import importlib
 _EXTRAS = {
     "matplotlib": "plot",
     "pycocoevalcap": "caption",
+    "rouge_score": "summary",
     "sacrebleu": "text",
     "tensorflow": "tensorboard",
 }

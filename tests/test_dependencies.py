@@ -16,11 +16,14 @@ from keras_attention._optional import import_optional
 OPTIONAL_MODULES = (
     "matplotlib",
     "pycocoevalcap",
+    "rouge_score",
     "sacrebleu",
     "tensorflow",
     "tensorflow_text",
     "tensorboard",
 )
+
+EXTRAS = ("plot", "text", "caption", "summary", "tensorboard", "zoo", "tests")
 
 _IMPORTED_AFTER = """
 import json, sys
@@ -67,10 +70,10 @@ def test_library_requirements_are_keras_and_numpy_only():
         extra
         for r in requirements
         if r.marker is not None
-        for extra in ("plot", "text", "caption", "tensorboard", "zoo", "tests")
+        for extra in EXTRAS
         if r.marker.evaluate({"extra": extra})
     }
-    assert extras == {"plot", "text", "caption", "tensorboard", "zoo", "tests"}
+    assert extras == set(EXTRAS)
 
 
 def test_installed_keras_is_inside_the_declared_bounds():

@@ -21,6 +21,13 @@ from zoo.captioning.commands import run_caption
 from zoo.options import add_arguments
 from zoo.options import from_arguments
 from zoo.options import resolve
+from zoo.summarization.commands import add_decoding_arguments
+from zoo.summarization.commands import (
+    add_evaluate_arguments as add_summary_evaluate_arguments,
+)
+from zoo.summarization.commands import add_summarize_command
+from zoo.summarization.commands import evaluate_summarizer
+from zoo.summarization.commands import run_summarize
 from zoo.tasks import get_task
 from zoo.tasks import task_names
 from zoo.trainer import grouped_options
@@ -49,13 +56,17 @@ EPILOG = """examples:
       --attention-dir attention/
   keras-attention-zoo cache-features flickr8k/ features.npz \\
       --backbone mobilenet_v2
+  keras-attention-zoo train summarization --logdir runs/reports
+  keras-attention-zoo train summarization --data dialogsum/ --coverage
+  keras-attention-zoo summarize runs/reports/model.keras report.txt \\
+      --attention-dir attention/
 """
 
 
 PROG = "keras-attention-zoo"
 
 # Commands whose positional arguments may be mixed with their options.
-_INTERMIXED = ("evaluate", "translate", "export", "caption")
+_INTERMIXED = ("evaluate", "translate", "export", "caption", "summarize")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,6 +90,7 @@ def _parser():
     _add_evaluate(commands)
     add_caption_command(commands, _positive_int)
     add_cache_features_command(commands, _positive_int)
+    add_summarize_command(commands, _positive_int)
     translate = commands.add_parser("translate", help="translate text")
     translate.add_argument("model")
     translate.add_argument(
@@ -88,8 +100,8 @@ def _parser():
 
     export = commands.add_parser(
         "export",
-        help="write a TensorFlow SavedModel that translates raw strings "
-        "(or captions encoded images)",
+        help="write a TensorFlow SavedModel that translates or summarizes "
+        "raw strings (or captions encoded images)",
     )
     export.add_argument("model")
     export.add_argument("output_dir")
@@ -98,7 +110,14 @@ def _parser():
         "--max-length",
         type=_positive_int,
         default=None,
-        help="longest translation or caption in tokens (default: the model's)",
+        help="longest translation, caption or summary in tokens (default: "
+        "the model's)",
+    )
+    export.add_argument(
+        "--no-repeat-ngram-size",
+        type=int,
+        default=0,
+        help="summarization: n-gram blocking of the exported decoder",
     )
     parser.commands = commands.choices
     return parser
@@ -165,6 +184,8 @@ def _add_evaluate(commands):
     evaluate.add_argument("model")
     add_arguments(evaluate, DATA_OPTIONS)
     add_evaluate_arguments(evaluate)
+    add_summary_evaluate_arguments(evaluate)
+    add_decoding_arguments(evaluate, _positive_int)
     evaluate.add_argument("--beam-width", type=_positive_int, default=4)
     evaluate.add_argument(
         "--max-examples",
@@ -190,12 +211,13 @@ def _positive_int(text):
     return value
 
 
-def _load(path, captioner=False):
+def _load(path, captioner=False, summarizer=False):
     """Loads a zoo model, or says what is wrong with `path`.
 
     Args:
         path: The `.keras` file.
         captioner: Whether a `ShowAttendTell` captioner is accepted too.
+        summarizer: Whether a `Summarizer` is accepted too.
     """
     import zipfile
 
@@ -204,6 +226,7 @@ def _load(path, captioner=False):
     # Registers the zoo's models and tokenizers for deserialization.
     import zoo.text  # noqa: F401
     from zoo.captioning.model import ShowAttendTell
+    from zoo.summarization.model import Summarizer
     from zoo.translation import Seq2Seq
 
     path = pathlib.Path(path)
@@ -226,6 +249,8 @@ def _load(path, captioner=False):
             f"({_first_line(error)})"
         ) from None
     if captioner and isinstance(model, ShowAttendTell):
+        return model
+    if summarizer and isinstance(model, Summarizer):
         return model
     if not isinstance(model, Seq2Seq):
         raise ValueError(
@@ -254,7 +279,10 @@ def _evaluate(args):
     from zoo.translation.training import score_translations
     from zoo.translation.training import translate_pairs
 
-    model = _load(args.model, captioner=True)
+    model = _load(args.model, captioner=True, summarizer=True)
+    if hasattr(model, "summary_ids"):
+        evaluate_summarizer(model, args)
+        return
     if not hasattr(model, "translate"):
         evaluate_captioner(model, args)
         return
@@ -341,10 +369,31 @@ def _caption(args):
     run_caption(_load(args.model, captioner=True), args)
 
 
+def _summarize(args):
+    run_summarize(_load(args.model, summarizer=True), args, _stdin_lines)
+
+
 def _export(args):
     from zoo.translation.export import export_saved_model
 
-    model = _load(args.model, captioner=True)
+    model = _load(args.model, captioner=True, summarizer=True)
+    if hasattr(model, "summary_ids"):
+        from zoo.summarization.export import export_summarizer
+
+        path = export_summarizer(
+            model,
+            args.output_dir,
+            args.beam_width,
+            args.max_length,
+            args.no_repeat_ngram_size,
+        )
+        print(f"SavedModel written to {path}")
+        print(
+            "use it (needs only tensorflow and tensorflow_text): "
+            f"tf.saved_model.load({path!r}).signatures['serving_default']"
+            "(tf.constant(['a document ...']))['summary']"
+        )
+        return
     if not hasattr(model, "translate"):
         from zoo.captioning.export import export_captioner
 
@@ -391,6 +440,7 @@ def main(argv=None):
         "translate": _translate,
         "export": _export,
         "caption": _caption,
+        "summarize": _summarize,
         "cache-features": run_cache_features,
     }[args.command]
     try:

@@ -10,6 +10,7 @@ import importlib
 
 _TASKS = {
     "captioning": "zoo.captioning.task:CaptioningTask",
+    "summarization": "zoo.summarization.task:SummarizationTask",
     "translation": "zoo.translation.task:TranslationTask",
 }
 # The classes of the tasks imported so far, by name.

@@ -187,8 +187,8 @@ class Task:
     once with `zoo.tasks.register_task`. The trainer creates it with the
     resolved options (the constructor is the place to refuse invalid
     settings, before any data work), records its `definition`, then calls
-    `load_data`, `build_model`, `optimizer`, `loss`, `metrics` and
-    `attention_summary`, trains, saves and calls `evaluate`;
+    `load_data`, `build_model`, `optimizer`, `loss`, `metrics`,
+    `callbacks` and `attention_summary`, trains, saves and calls `evaluate`;
     `keras-attention-zoo train` prints the record with `print_results`.
 
     What defines a run (so that a rerun in the same logdir resumes it
@@ -292,6 +292,15 @@ class Task:
 
     def metrics(self):
         """The metrics of `model.compile`."""
+        return []
+
+    def callbacks(self):
+        """The task's own Keras callbacks for `model.fit` (default none).
+
+        They run after the checkpoint callback (they see restored weights
+        and the epoch a resumed run continues at) and before the user's
+        `callbacks` option.
+        """
         return []
 
     def attention_summary(self, model):
@@ -605,6 +614,7 @@ def _callbacks(task, model, clock, early_stopping, checkpoint):
         checkpoint,
         keras.callbacks.TensorBoard(str(config.logdir)),
         *summaries,
+        *task.callbacks(),
         *(config.callbacks or []),
     ]
 

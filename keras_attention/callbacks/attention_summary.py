@@ -3,6 +3,7 @@
 import math
 import os
 import re
+from collections.abc import Mapping
 
 import keras
 import numpy as np
@@ -10,6 +11,8 @@ import numpy as np
 from keras_attention.metrics.attention_correctness import attention_correctness
 from keras_attention.metrics.text_scores import text_scores
 from keras_attention.visualization.plot_attention import _crop_attention
+from keras_attention.visualization.plot_attention import _prepare_marks
+from keras_attention.visualization.plot_attention import _prepare_values
 from keras_attention.visualization.plot_attention import _to_numpy
 from keras_attention.visualization.plot_attention import _token_to_text
 from keras_attention.visualization.plot_attention import _tokens_to_text
@@ -24,14 +27,33 @@ from keras_attention.visualization.plot_image_attention import (
 )
 
 _REQUIRED_KEYS = ("source_tokens", "output_tokens", "attention")
-_OPTIONAL_KEYS = ("hypothesis", "source", "key_tokens", "alignment")
+_OPTIONAL_KEYS = (
+    "hypothesis",
+    "source",
+    "key_tokens",
+    "alignment",
+    "output_values",
+    "source_values",
+    "marked_outputs",
+)
 # Samples of image captioners attend to the cells of an image grid.
 _IMAGE_REQUIRED_KEYS = ("image", "output_tokens", "attention")
 _IMAGE_OPTIONAL_KEYS = ("hypothesis", "source", "grid_shape", "alignment")
 # Separates the references of one sample in the text table.
 _REFERENCE_SEPARATOR = " / "
-# Keys whose value may be a dict from attention layer name to per-layer data.
-_PER_LAYER_KEYS = ("attention", "key_tokens")
+# Keys whose value may be a dict from attention layer name (or value label)
+# to per-sample data.
+_PER_LAYER_KEYS = ("attention", "key_tokens", "output_values", "source_values")
+# Scalar tags of their own, which an `output_values` label must not take.
+_RESERVED_LABELS = (
+    "entropy",
+    "attention_correctness",
+    "attention_correctness_best_head",
+    "text",
+)
+_SAMPLE_TAG = re.compile(r"sample_\d+")
+# Under the text table when a hypothesis has marked (bold) words.
+_MARKS_LEGEND = "**bold**: copied from the source"
 # Characters that would end a table cell, start emphasis or code, or be
 # taken for HTML (e.g. "<unk>") in TensorBoard's Markdown renderer.
 _MARKDOWN_SPECIAL = "\\`*_|<>[]"
@@ -139,7 +161,26 @@ def _escape_markdown(text):
     )
 
 
-def _markdown_table(sources, references, hypotheses):
+def _marked_hypothesis(output_tokens, marks):
+    """Markdown of the output tokens joined by spaces, marked ones bold."""
+    words = []
+    for token, marked in zip(output_tokens, marks, strict=True):
+        text = _escape_markdown(token)
+        # "****" would render as a horizontal rule or literal stars.
+        if marked and text:
+            text = f"**{text}**"
+        if text:
+            words.append(text)
+    return " ".join(words)
+
+
+def _markdown_table(sources, references, hypotheses, marked=None):
+    """Markdown table of the samples.
+
+    `marked` holds per sample `None` or `(output_tokens, marks)`; a sample
+    with marks shows its tokens as hypothesis, the marked ones in bold,
+    and a legend line follows the table when any token is marked.
+    """
     header = ["#", "Source"]
     if references is not None:
         header.append("Reference")
@@ -161,8 +202,16 @@ def _markdown_table(sources, references, hypotheses):
                     _escape_markdown(text) for text in reference
                 )
             )
-        cells.append(_escape_markdown(hypothesis))
+        if marked is not None and marked[index] is not None:
+            cells.append(_marked_hypothesis(*marked[index]))
+        else:
+            cells.append(_escape_markdown(hypothesis))
         lines.append("| " + " | ".join(cells) + " |")
+    if marked is not None and any(
+        entry is not None and np.any(entry[1]) for entry in marked
+    ):
+        # A blank line ends the table; the next line would be a row.
+        lines.extend(["", _MARKS_LEGEND])
     return "\n".join(lines)
 
 
@@ -266,6 +315,57 @@ def _fit_alignment(alignment, num_out, num_src, where):
     columns = min(num_src, reference.shape[1])
     fitted[:rows, :columns] = reference[:rows, :columns]
     return fitted
+
+
+def _fit_values(values, num_tokens, key, tokens_name, index):
+    """`{label: float32 [num_tokens]}` of a sample's `key` dict, or `{}`.
+
+    Longer arrays are cropped to the tokens like the attention (padding),
+    shorter ones raise.
+    """
+    where = f"for sample {index} returned by `decode_fn`"
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping):
+        raise ValueError(
+            f"`{key}` must be a dict from label to one value per token of "
+            f"`{tokens_name}`. Received: {key}={values!r} {where}"
+        )
+    cropped = {}
+    for label, entry in values.items():
+        array = _to_numpy(entry)
+        if array.ndim != 1 or array.shape[0] < num_tokens:
+            raise ValueError(
+                f"`{key}[{label!r}]` must be 1-D with at least "
+                f"len({tokens_name})={num_tokens} values (longer arrays are "
+                f"cropped like the attention). Received: "
+                f"{key}[{label!r}].shape={tuple(array.shape)} {where}"
+            )
+        cropped[label] = array[:num_tokens]
+    try:
+        prepared = _prepare_values(cropped, num_tokens, key, tokens_name)
+    except ValueError as error:
+        raise ValueError(f"{error} ({where})") from error
+    return dict(prepared)
+
+
+def _fit_marks(marks, num_out, index):
+    """Bool `[num_out]` marks of a sample, cropped like the outputs."""
+    if marks is None:
+        return None
+    where = f"for sample {index} returned by `decode_fn`"
+    array = _to_numpy(marks)
+    if array.ndim != 1 or array.shape[0] < num_out:
+        raise ValueError(
+            "`marked_outputs` must be 1-D with at least "
+            f"len(output_tokens)={num_out} bools (longer arrays are cropped "
+            "like the attention). Received: "
+            f"marked_outputs.shape={tuple(array.shape)} {where}"
+        )
+    try:
+        return _prepare_marks(array[:num_out], num_out)
+    except ValueError as error:
+        raise ValueError(f"{error} ({where})") from error
 
 
 def _check_alignments(alignments):
@@ -486,6 +586,23 @@ def _normalize_sample(sample, index):
         "aligned_layers": tuple(
             layer_name for layer_name in layers if layer_name not in key_tokens
         ),
+        "output_values": _fit_values(
+            sample.get("output_values"),
+            len(output_tokens),
+            "output_values",
+            "output_tokens",
+            index,
+        ),
+        "source_values": _fit_values(
+            sample.get("source_values"),
+            len(source_tokens),
+            "source_values",
+            "source_tokens",
+            index,
+        ),
+        "marked_outputs": _fit_marks(
+            sample.get("marked_outputs"), len(output_tokens), index
+        ),
     }
 
 
@@ -507,9 +624,16 @@ class AttentionSummary(keras.callbacks.Callback):
       `image_attention_to_image`: the picture (titled `sample {i}`), then
       per generated word the picture with that step's attention map
       blended over it, titled with the word, its reference cells outlined.
+      Samples with `"output_values"`, `"source_values"` or
+      `"marked_outputs"` (see the contract below) get value strips and
+      bold marked tokens in their heatmaps.
     - text `{name}/text`: a Markdown table with the source, reference (when
       `references` are given; several references of a sample are joined
-      with " / ") and hypothesis of every sample.
+      with " / ") and hypothesis of every sample. The hypothesis of a
+      sample with `"marked_outputs"` is its `output_tokens` joined by
+      spaces, the marked ones in bold (`**word**`), and a line
+      "**bold**: copied from the source" follows the table when any token
+      is marked.
     - scalars `{name}/{metric}` (e.g. `{name}/exact_match`, `{name}/bleu`)
       when `references` are given, and `{name}/entropy` (or
       `{name}/entropy/{layer}` per named layer): the mean attention entropy
@@ -525,6 +649,12 @@ class AttentionSummary(keras.callbacks.Callback):
       head-averaged map, and `{name}/attention_correctness_best_head`
       (`.../{layer}`) the best head. The heatmaps then outline the
       reference cells.
+    - scalars `{name}/{label}` (e.g. `{name}/p_gen`) for every label of
+      the samples' `"output_values"`: its mean over all generated tokens of
+      all samples that have it (pooled, not averaged per sample). A label
+      must therefore not be a tag of the callback's own (`entropy`,
+      `attention_correctness`, `attention_correctness_best_head`, `text`,
+      a metric name, `sample_{i}`).
 
     **Alignments.** Reference alignments relate each output token to the
     source tokens it translates; they can be given in two ways:
@@ -585,6 +715,28 @@ class AttentionSummary(keras.callbacks.Callback):
       array of shape `[T_out, T_src]` (bool, or numeric with nonzero
       reference cells) laid out like the last two axes of `"attention"`
       and cropped like them; zero rows or missing rows mean no reference.
+    - `"output_values"` (optional): a dict `{label: values}` of numbers per
+      generated token, e.g. `{"p_gen": p_gen}`, the generation probability
+      of a pointer-generator network (See et al., 2017, Eq. 8); each
+      `values` is 1-D with at least `len(output_tokens)` finite entries,
+      cropped like the rows of `"attention"`. Drawn as columns right of
+      the heatmap of every layer of the sample (own scale: 0 to 1, widened
+      to the data outside it) and logged as the scalars `{name}/{label}`.
+    - `"source_values"` (optional): a dict `{label: values}` of numbers per
+      source token, e.g. `{"coverage": coverage}`, the attention summed
+      over the decoding steps (See et al., 2017, Eq. 10); each `values` is
+      1-D with at least `len(source_tokens)` finite entries, cropped like
+      the columns of `"attention"`. Drawn as rows below the heatmaps of the
+      layers over the source tokens (not of layers given `key_tokens`),
+      on a scale from 0 to the largest value.
+    - `"marked_outputs"` (optional): one bool (or 0/1) per generated token,
+      at least `len(output_tokens)` and cropped like them, `True` for the
+      words copied from the source. Marked tokens are bold and red in the
+      heatmaps and bold in the text table.
+
+    In the dict-of-sequences form, `"output_values"` and `"source_values"`
+    may be dicts `{label: [N, T] values}`, indexed per label like the
+    layers of `"attention"`.
 
     **Image samples.** An image captioner (e.g. Show, Attend and Tell)
     attends to the cells of a grid over the picture instead of to source
@@ -700,6 +852,34 @@ class AttentionSummary(keras.callbacks.Callback):
         metric="bleu",
     )
     ```
+
+    A pointer-generator summarizer showing `p_gen`, the coverage and the
+    copied words beside its attention:
+
+    ```python
+    def summarize_decode_fn(articles):
+        results = my_pointer_generator_decoder(model, articles)
+        return [
+            {
+                "source_tokens": result.article_tokens,
+                "output_tokens": result.summary_tokens,
+                "attention": result.attention,  # [T_out, T_src]
+                "output_values": {"p_gen": result.p_gen},  # [T_out]
+                "source_values": {
+                    "coverage": result.attention.sum(axis=0)  # [T_src]
+                },
+                # Copied: more probability from the source than generated.
+                "marked_outputs": result.p_gen < 0.5,
+            }
+            for result in results
+        ]
+
+    callback = AttentionSummary(
+        summarize_decode_fn,
+        samples=articles,
+        logdir="runs/summaries",
+    )  # writes attention/p_gen, the mean p_gen of all generated words
+    ```
     """
 
     def __init__(
@@ -803,7 +983,11 @@ class AttentionSummary(keras.callbacks.Callback):
             `grid_shape` (`(h, w)`), `output_tokens`, `attention`
             (`{None: [len(output_tokens), h * w] weights}`), `hypothesis`,
             `source`, `alignment` (`None` or bool `[len(output_tokens),
-            h * w]`) and `aligned_layers` (`(None,)`).
+            h * w]`) and `aligned_layers` (`(None,)`). A token sample also
+            holds `output_values` and `source_values` (dicts from label,
+            `str`, to float32 arrays cropped to `len(output_tokens)` and
+            `len(source_tokens)`; empty when not given) and
+            `marked_outputs` (`None` or bool `[len(output_tokens)]`).
         """
         decoded = self.decode_fn(self.samples)
         if isinstance(decoded, dict):
@@ -897,6 +1081,29 @@ class AttentionSummary(keras.callbacks.Callback):
             if best is not None:
                 tag = f"{self.name}/attention_correctness_best_head{suffix}"
                 scalars[tag] = best
+        # Pooled over the generated tokens of all samples with the label.
+        sums = {}
+        for sample in decoded:
+            for label, values in sample.get("output_values", {}).items():
+                total, count = sums.get(label, (0.0, 0))
+                sums[label] = (
+                    total + float(np.sum(values, dtype=np.float64)),
+                    count + values.size,
+                )
+        for label, (total, count) in sums.items():
+            if (
+                label in _RESERVED_LABELS
+                or label in self._metric_fns
+                or _SAMPLE_TAG.fullmatch(label)
+            ):
+                raise ValueError(
+                    "The labels of `output_values` returned by `decode_fn` "
+                    f"are written as scalars `{self.name}/{{label}}`, so they "
+                    "must differ from the callback's own tags "
+                    f"{sorted([*_RESERVED_LABELS, *self._metric_fns])} and "
+                    f"from `sample_{{i}}`. Received: label {label!r}"
+                )
+            scalars[f"{self.name}/{label}"] = total / count
         return scalars
 
     def write_summaries(self, step):
@@ -924,6 +1131,12 @@ class AttentionSummary(keras.callbacks.Callback):
                     [sample["source"] for sample in decoded],
                     self.references,
                     [sample["hypothesis"] for sample in decoded],
+                    [
+                        None
+                        if sample.get("marked_outputs") is None
+                        else (sample["output_tokens"], sample["marked_outputs"])
+                        for sample in decoded
+                    ],
                 ),
             )
             for tag, value in scalars.items():
@@ -966,6 +1179,11 @@ class AttentionSummary(keras.callbacks.Callback):
                     )
                     for head, head_weights in enumerate(weights)
                 }
+            # Source values describe the source tokens, which only the
+            # layers without `key_tokens` attend to.
+            source_values = None
+            if layer_name in sample["aligned_layers"]:
+                source_values = sample["source_values"] or None
             for tag, (head_weights, head_title) in heads.items():
                 image = attention_to_image(
                     head_weights,
@@ -974,5 +1192,8 @@ class AttentionSummary(keras.callbacks.Callback):
                     title=head_title,
                     dpi=self.image_dpi,
                     alignment=alignment,
+                    output_values=sample["output_values"] or None,
+                    source_values=source_values,
+                    marked_outputs=sample["marked_outputs"],
                 )
                 tf.summary.image(tag, image[None], max_outputs=1)

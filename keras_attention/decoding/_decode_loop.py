@@ -175,12 +175,15 @@ class SinglePathStrategy(DecodingStrategy):
             `[batch, vocab]` at the (possibly symbolic) int `step`.
         end_id: The validated end token.
         pad_id: The validated padding token.
+        no_repeat_ngram_size: The validated n-gram size to block (see
+            `_loop_utils.repeated_ngram_mask`); 0 disables blocking.
     """
 
-    def __init__(self, choose_tokens, end_id, pad_id):
+    def __init__(self, choose_tokens, end_id, pad_id, no_repeat_ngram_size=0):
         self.choose_tokens = choose_tokens
         self.end_id = end_id
         self.pad_id = pad_id
+        self.no_repeat_ngram_size = no_repeat_ngram_size
 
     def start(
         self,
@@ -191,6 +194,7 @@ class SinglePathStrategy(DecodingStrategy):
         state,
         attention,
     ):
+        self.vocabulary_size = vocabulary_size
         carry = {
             "sequences": ops.full(
                 [batch_size, max_length], self.pad_id, "int32"
@@ -206,6 +210,15 @@ class SinglePathStrategy(DecodingStrategy):
 
     def advance(self, step, log_probs, attention, carry):
         live = self.live_rows(carry)
+        # The end token is never blocked: it finishes a hypothesis, so it
+        # is not in the history of a live one.
+        log_probs = _loop_utils.block_repeated_ngrams(
+            log_probs,
+            carry["sequences"],
+            step,
+            self.no_repeat_ngram_size,
+            self.vocabulary_size,
+        )
         tokens = ops.where(
             live, self.choose_tokens(log_probs, step), self.pad_id
         )

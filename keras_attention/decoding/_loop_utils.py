@@ -276,3 +276,97 @@ def run_first_step(
     check_token_ids(vocabulary_size, start_ids, end_id, pad_id)
     check_attention(attention, batch_size)
     return batch_size, vocabulary_size, (logits, state, attention)
+
+
+def check_ngram_size(no_repeat_ngram_size):
+    """Validates `no_repeat_ngram_size` (0 disables blocking); returns it."""
+    return check_integer(
+        "no_repeat_ngram_size", no_repeat_ngram_size, minimum=0
+    )
+
+
+def repeated_ngram_mask(sequences, step, ngram_size, vocabulary_size):
+    """The next tokens that would repeat an n-gram of each hypothesis.
+
+    With `k = step` tokens `y_1..y_k` generated, token `w` is blocked when
+    `(y_{k-n+2}, ..., y_k, w)` equals an n-gram of `y_1..y_k`, i.e. when an
+    earlier (n-1)-gram `y_{j+1}..y_{j+n-1}` (0-based start `j <= k - n`)
+    matches the last n-1 tokens: `w = y_{j+n}` is then blocked. Every row
+    is read as `step` tokens long, which holds for the live hypotheses
+    (the rows that use the mask).
+
+    The earlier positions are compared at once (`[rows, max_length]` per
+    context token) and the blocked tokens scattered into `[rows, vocab]`,
+    so no `[rows, max_length, vocab]` one-hot is built. The scatter sets
+    rather than adds (`ops.scatter` loops in Python on PyTorch, and the
+    `reduction` of `ops.scatter_update` is newer than Keras 3.10);
+    duplicates write the same value, so their order does not matter, and
+    positions that block nothing write to an extra column that is dropped.
+
+    Args:
+        sequences: int32 `[rows, max_length]`, the generated tokens.
+        step: int or int32 scalar tensor, the number of tokens generated.
+        ngram_size: int >= 1, the `n` of the n-grams.
+        vocabulary_size: int, the size of the mask's last axis.
+
+    Returns:
+        A boolean `[rows, vocabulary_size]` tensor, or `None` when no
+        n-gram can repeat within `max_length` tokens.
+    """
+    max_length = sequences.shape[1]
+    context_size = ngram_size - 1
+    # A repeat needs n tokens before the step that writes the last token of
+    # the repeat, which is at most step `max_length - 1`.
+    num_starts = max_length - ngram_size
+    if num_starts <= 0:
+        return None
+    matches = ops.ones_like(sequences[:, :num_starts], dtype="bool")
+    if context_size:
+        # Positions before the first token (step < n - 1) are clipped; no
+        # start j <= step - n exists then, so what they read is unused.
+        context_positions = ops.maximum(
+            ops.arange(context_size, dtype="int32") + (step - context_size), 0
+        )
+        context = ops.take(sequences, context_positions, axis=1)
+        for offset in range(context_size):
+            matches = ops.logical_and(
+                matches,
+                ops.equal(
+                    sequences[:, offset : offset + num_starts],
+                    context[:, offset : offset + 1],
+                ),
+            )
+    in_history = ops.less_equal(
+        ops.arange(num_starts, dtype="int32"), step - ngram_size
+    )
+    matches = ops.logical_and(matches, ops.expand_dims(in_history, 0))
+    followers = sequences[:, context_size : context_size + num_starts]
+    columns = ops.where(matches, followers, vocabulary_size)
+    rows = ops.shape(sequences)[0]
+    row_ids = ops.zeros_like(columns) + ops.expand_dims(
+        ops.arange(rows, dtype="int32"), 1
+    )
+    indices = ops.reshape(ops.stack([row_ids, columns], axis=-1), [-1, 2])
+    # float32: integer scatters may be placed on the host on GPUs.
+    hits = ops.scatter_update(
+        ops.zeros([rows, vocabulary_size + 1], "float32"),
+        indices,
+        ops.ones([ops.shape(indices)[0]], "float32"),
+    )
+    return ops.greater(hits[:, :vocabulary_size], 0.0)
+
+
+def block_repeated_ngrams(
+    log_probs, sequences, step, ngram_size, vocabulary_size
+):
+    """Sets to `-inf` the log-probabilities of `repeated_ngram_mask`.
+
+    Returns `log_probs` unchanged when `ngram_size` is 0 or no n-gram can
+    repeat within the buffer's length.
+    """
+    if ngram_size == 0:
+        return log_probs
+    blocked = repeated_ngram_mask(sequences, step, ngram_size, vocabulary_size)
+    if blocked is None:
+        return log_probs
+    return ops.where(blocked, float("-inf"), log_probs)

@@ -71,7 +71,9 @@ def coverage_penalty_value(accumulated_attention, beta):
     return beta * ops.sum(log_coverage, axis=axes)
 
 
-def _validate_arguments(beam_width, num_results, length_penalty, coverage):
+def _validate_arguments(
+    beam_width, num_results, length_penalty, coverage, no_repeat_ngram_size
+):
     beam_width = _loop_utils.check_integer("beam_width", beam_width, 1)
     num_results = _loop_utils.check_integer(
         "num_results", num_results, minimum=1
@@ -87,7 +89,14 @@ def _validate_arguments(beam_width, num_results, length_penalty, coverage):
     coverage = _loop_utils.check_non_negative_float(
         "coverage_penalty", coverage
     )
-    return beam_width, num_results, length_penalty, coverage
+    no_repeat_ngram_size = _loop_utils.check_ngram_size(no_repeat_ngram_size)
+    return (
+        beam_width,
+        num_results,
+        length_penalty,
+        coverage,
+        no_repeat_ngram_size,
+    )
 
 
 def beam_search(
@@ -102,6 +111,7 @@ def beam_search(
     coverage_penalty=0.0,
     pad_id=0,
     vocabulary_size=None,
+    no_repeat_ngram_size=0,
 ):
     """Decodes with beam search, ranked by the GNMT penalized score.
 
@@ -115,6 +125,14 @@ def beam_search(
     state is tiled to `batch * beam_width` rows and reordered by the beams'
     parents with `keras.ops.take` at every step. The loop is that of
     `greedy_search` (it compiles with XLA and stops once all are finished).
+
+    `no_repeat_ngram_size=n > 0` blocks repeated n-grams within each
+    hypothesis as in `greedy_search` (Paulus et al., 2017): a candidate
+    token that would repeat an n-gram of its hypothesis (generated tokens
+    only, not the start token) gets the log-probability `-inf` before the
+    ranking. The end token is never blocked, so every live hypothesis has
+    a candidate; when fewer than `beam_width` finite candidates remain,
+    the other beams are scored `-inf` as described under Returns.
 
     Args:
         step_fn: callable `(token_ids, state) -> (logits, state)` or
@@ -134,6 +152,10 @@ def beam_search(
             to return attention (summed over its non-batch axes).
         pad_id: int in `[0, vocab)`, the token written after the end token.
         vocabulary_size: optional int, the last dimension of the logits.
+        no_repeat_ngram_size: int >= 0, the size `n` of the n-grams that
+            may not repeat within a hypothesis: 1 forbids any repeated
+            token, 3 is the trigram blocking of Paulus et al. 0 (the
+            default) disables blocking.
 
     Returns:
         A dict, best hypothesis first along axis 1: `"sequences"` int32
@@ -167,6 +189,9 @@ def beam_search(
     References:
         - [Wu et al., 2016. Google's Neural Machine Translation System](
           https://arxiv.org/abs/1609.08144), section 7, eq. 14.
+        - [Paulus et al., 2017. A Deep Reinforced Model for Abstractive
+          Summarization](https://arxiv.org/abs/1705.04304), section 2.5
+          (`no_repeat_ngram_size`).
     """
     end_id, pad_id, max_length, vocabulary_size = (
         _loop_utils.check_common_arguments(
@@ -175,7 +200,11 @@ def beam_search(
     )
     strategy = _BeamSearchStrategy(
         *_validate_arguments(
-            beam_width, num_results, length_penalty, coverage_penalty
+            beam_width,
+            num_results,
+            length_penalty,
+            coverage_penalty,
+            no_repeat_ngram_size,
         ),
         end_id,
         pad_id,
@@ -197,8 +226,9 @@ class _BeamSearchStrategy(_decode_loop.DecodingStrategy):
 
     Its carry holds, per batch entry and beam, the summed log-probabilities,
     the ranking scores, the lengths and whether the hypothesis finished,
-    plus the token history `[batch * beam_width, max_length]` and, with a
-    coverage penalty, the attention summed over the steps.
+    plus the token history `[batch * beam_width, max_length]` (which n-gram
+    blocking reads) and, with a coverage penalty, the attention summed over
+    the steps.
     """
 
     def __init__(
@@ -207,6 +237,7 @@ class _BeamSearchStrategy(_decode_loop.DecodingStrategy):
         num_results,
         length_penalty,
         coverage_penalty,
+        no_repeat_ngram_size,
         end_id,
         pad_id,
     ):
@@ -214,6 +245,7 @@ class _BeamSearchStrategy(_decode_loop.DecodingStrategy):
         self.num_results = num_results
         self.length_penalty = length_penalty
         self.coverage_penalty = coverage_penalty
+        self.no_repeat_ngram_size = no_repeat_ngram_size
         self.end_id = end_id
         self.pad_id = pad_id
 
@@ -266,10 +298,19 @@ class _BeamSearchStrategy(_decode_loop.DecodingStrategy):
     def live_rows(self, carry):
         return ops.reshape(ops.logical_not(carry["finished"]), [-1])
 
-    def _scores(self, log_probs, attention, carry):
+    def _scores(self, step, log_probs, attention, carry):
         """Candidate `(total log-probs, scores, lengths, coverage)`."""
         shape = [self.batch_size, self.beam_width, self.vocabulary_size]
         finished = carry["finished"]
+        # Only live rows read the mask (finished ones take `pad_only`), and
+        # their history is exactly `step` tokens without the end token.
+        log_probs = _loop_utils.block_repeated_ngrams(
+            log_probs,
+            carry["sequences"],
+            step,
+            self.no_repeat_ngram_size,
+            self.vocabulary_size,
+        )
         # A finished hypothesis can only be extended by `pad_id`, for free.
         pad_only = ops.where(
             ops.equal(ops.arange(self.vocabulary_size), self.pad_id),
@@ -298,7 +339,7 @@ class _BeamSearchStrategy(_decode_loop.DecodingStrategy):
 
     def advance(self, step, log_probs, attention, carry):
         total, scores, lengths, coverage = self._scores(
-            log_probs, attention, carry
+            step, log_probs, attention, carry
         )
         flat = [self.batch_size, self.beam_width * self.vocabulary_size]
         top_scores, top_indices = ops.top_k(

@@ -14,6 +14,7 @@ def greedy_search(
     max_length,
     pad_id=0,
     vocabulary_size=None,
+    no_repeat_ngram_size=0,
 ):
     """Decodes by picking the most probable token at every step.
 
@@ -22,6 +23,15 @@ def greedy_search(
     `tf.function(jit_compile=True)`); it stops early once every sequence
     has emitted `end_id`. A finished sequence stays finished: its later
     positions hold `pad_id` and add nothing to its score.
+
+    With `no_repeat_ngram_size=n > 0` no n-gram occurs twice in a sequence
+    (Paulus et al., 2017): after generated tokens `y_1..y_k` (the start
+    token is not one of them), a token `w` for which `(y_{k-n+2}, ...,
+    y_k, w)` is an n-gram of `y_1..y_k` gets the log-probability `-inf`
+    before the choice. The end token is never blocked (it is in no live
+    sequence), so a sequence whose other tokens are all blocked ends. The
+    scores stay the model's log-probabilities, not renormalized over the
+    allowed tokens.
 
     Args:
         step_fn: callable `(token_ids, state) -> (logits, state)` or
@@ -46,6 +56,9 @@ def greedy_search(
             token.
         vocabulary_size: optional int; when given it must equal the last
             dimension of the logits. Inferred from the logits otherwise.
+        no_repeat_ngram_size: int >= 0, the size `n` of the n-grams that
+            may not repeat: 1 forbids any repeated token, 3 is the trigram
+            blocking of Paulus et al. 0 (the default) disables blocking.
 
     Returns:
         A dict with
@@ -84,12 +97,18 @@ def greedy_search(
     [[1, 2, 0, 0]]
     >>> ops.convert_to_numpy(outputs["lengths"]).tolist()
     [2]
+
+    References:
+        - [Paulus et al., 2017. A Deep Reinforced Model for Abstractive
+          Summarization](https://arxiv.org/abs/1705.04304), section 2.5
+          (`no_repeat_ngram_size`).
     """
     end_id, pad_id, max_length, vocabulary_size = (
         _loop_utils.check_common_arguments(
             end_id, pad_id, max_length, vocabulary_size
         )
     )
+    no_repeat_ngram_size = _loop_utils.check_ngram_size(no_repeat_ngram_size)
 
     def choose_most_probable(log_probs, step):
         return ops.cast(ops.argmax(log_probs, axis=-1), "int32")
@@ -102,5 +121,7 @@ def greedy_search(
         max_length,
         pad_id,
         vocabulary_size,
-        _decode_loop.SinglePathStrategy(choose_most_probable, end_id, pad_id),
+        _decode_loop.SinglePathStrategy(
+            choose_most_probable, end_id, pad_id, no_repeat_ngram_size
+        ),
     )

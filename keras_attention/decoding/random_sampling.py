@@ -75,6 +75,7 @@ def random_sampling(
     seed=None,
     pad_id=0,
     vocabulary_size=None,
+    no_repeat_ngram_size=0,
 ):
     """Decodes by sampling every token from the model's distribution.
 
@@ -88,7 +89,9 @@ def random_sampling(
     eagerly and under `jax.jit` alike, while TensorFlow's stateless random
     generator draws different (equally valid) noise under XLA than
     eagerly.
-    Loop, padding and return values are those of `greedy_search`.
+    Loop, padding, n-gram blocking and return values are those of
+    `greedy_search`; blocked tokens are left out of the sampled
+    distribution (before temperature and top-k).
 
     Args:
         step_fn: callable `(token_ids, state) -> (logits, state)` or
@@ -111,6 +114,9 @@ def random_sampling(
             token.
         vocabulary_size: optional int; when given it must equal the last
             dimension of the logits. Inferred from the logits otherwise.
+        no_repeat_ngram_size: int >= 0, the size `n` of the n-grams that
+            may not repeat within a sequence (see `greedy_search`); 0 (the
+            default) disables blocking.
 
     Returns:
         The dict of `greedy_search` (`"sequences"`, `"lengths"`, `"scores"`
@@ -139,6 +145,9 @@ def random_sampling(
     References:
         - [Fan et al., 2018. Hierarchical Neural Story Generation](
           https://arxiv.org/abs/1805.04833)
+        - [Paulus et al., 2017. A Deep Reinforced Model for Abstractive
+          Summarization](https://arxiv.org/abs/1705.04304), section 2.5
+          (`no_repeat_ngram_size`).
     """
     end_id, pad_id, max_length, vocabulary_size = (
         _loop_utils.check_common_arguments(
@@ -148,6 +157,7 @@ def random_sampling(
     temperature, top_k, seed = _check_sampling_arguments(
         temperature, top_k, seed
     )
+    no_repeat_ngram_size = _loop_utils.check_ngram_size(no_repeat_ngram_size)
     start_ids = _loop_utils.prepare_start_ids(start_ids)
     batch_size = _loop_utils.batch_size_of(start_ids)
     noise = keras.random.uniform([max_length, batch_size], seed=seed)
@@ -160,5 +170,7 @@ def random_sampling(
         max_length,
         pad_id,
         vocabulary_size,
-        _decode_loop.SinglePathStrategy(choose_sampled, end_id, pad_id),
+        _decode_loop.SinglePathStrategy(
+            choose_sampled, end_id, pad_id, no_repeat_ngram_size
+        ),
     )

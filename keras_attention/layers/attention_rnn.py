@@ -44,6 +44,12 @@ class AttentionRNN(keras.layers.Layer):
       attentional vector `h~_t = tanh(W_c [c_t; h_t])` (equation 5). With
       `input_feeding=True`, `h~_{t-1}` is concatenated to the input of step
       `t` (section 3.3).
+    - `"luong"` with `output_projection=False`, the decoder of See et al.
+      (2017, section 2.1): `s_t = cell([y_t; h*_{t-1}], s_{t-1})` (the
+      previous context `h*_{t-1}` fed only with `input_feeding=True`), the
+      new state `s_t` attends over the memory (equation 1) and the output is
+      `[s_t; h*_t]` itself, without `W_c`; equation 4 applies its two linear
+      layers to it, which the model adds after this layer.
 
     Luong attention without input feeding has no step that depends on an
     earlier context, so `call` runs the cell over the whole sequence as one
@@ -57,6 +63,15 @@ class AttentionRNN(keras.layers.Layer):
     monotonic local attention (`LuongAttention(alignment="local-m")`, which
     centers its window on source position `t` at target step `t`) decodes
     step by step exactly as in teacher forcing.
+
+    With `coverage=True` (See et al. 2017, section 2.3), the decoder keeps
+    the coverage `c^t = sum_{t' < t} a^{t'}` of every source position, the
+    sum of the attention weights of the earlier steps (float32, in the state
+    as `"coverage"`), and passes it to the attention layer, whose score
+    takes it as an input (equation 11; `BahdanauAttention(coverage=True)`).
+    Masked decoder steps leave the coverage unchanged. `call` then always
+    runs the step loop. The coverage loss (equation 12) is computed from the
+    returned weights by `keras_attention.losses.coverage_loss`.
 
     Two options of Show, Attend and Tell (Xu et al. 2015) apply to either
     style:
@@ -85,17 +100,25 @@ class AttentionRNN(keras.layers.Layer):
         attention: An attention layer from `keras_attention.layers`
             (`BahdanauAttention`, `LuongAttention` or `MultiHeadAttention`).
         style: `"luong"` or `"bahdanau"`.
-        input_feeding: Luong style only: whether to feed `h~_{t-1}` into the
-            cell at step `t`.
+        input_feeding: Luong style only: whether to feed `h~_{t-1}` (or the
+            previous context `h*_{t-1}` with `output_projection=False`) into
+            the cell at step `t`.
         attentional_units: Luong style only: size of `h~_t`; defaults to the
             size of the cell's output.
+        output_projection: Luong style only: whether the output is the
+            attentional vector `tanh(W_c [c_t; h_t])` (`True`, Luong et al.)
+            or the concatenation `[s_t; h*_t]` of the hidden state and the
+            context (`False`, See et al.).
+        coverage: Whether to keep the coverage vector of See et al. and pass
+            it to the attention, which must be built with coverage (e.g.
+            `BahdanauAttention(units, coverage=True)`; one head only).
         parallel: How `call` runs: `None` (default) runs the cell over the
             whole sequence at once whenever that is possible (Luong style
-            without input feeding) and step by step otherwise; `False` always
-            runs step by step (the same numbers, more slowly); `True`
-            requires the parallel path and raises a `ValueError` for the
-            configurations that have none (and for hard attention, which
-            always runs step by step).
+            without input feeding, hard attention or coverage) and step by
+            step otherwise; `False` always runs step by step (the same
+            numbers, more slowly); `True` requires the parallel path and
+            raises a `ValueError` for the configurations that have none (and
+            for hard attention and coverage, which always run step by step).
         context_gate: Whether to scale the context by the learned gating
             scalar `beta_t` of Xu et al. (section 4.2.1).
         attention_sampling: `"soft"` (default, deterministic attention) or
@@ -155,6 +178,9 @@ class AttentionRNN(keras.layers.Layer):
         - [Xu et al., 2015](https://arxiv.org/abs/1502.03044), section 4.1
           (stochastic hard attention, equations 8-12) and section 4.2.1
           (the gating scalar beta).
+        - [See et al., 2017](https://arxiv.org/abs/1704.04368), section 2.1
+          (equations 1-4, the attentive decoder) and section 2.3
+          (equations 10-11, coverage).
     """
 
     def __init__(
@@ -169,6 +195,8 @@ class AttentionRNN(keras.layers.Layer):
         attention_sampling="soft",
         expected_context_rate=0.5,
         seed=None,
+        output_projection=True,
+        coverage=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -201,6 +229,9 @@ class AttentionRNN(keras.layers.Layer):
             seed,
             parallel,
         )
+        _check_see_arguments(
+            style, output_projection, attentional_units, coverage, parallel
+        )
         if isinstance(cell, (list, tuple)):
             cell = keras.layers.StackedRNNCells(cell)
         if not hasattr(cell, "state_size") or not callable(cell):
@@ -216,6 +247,14 @@ class AttentionRNN(keras.layers.Layer):
             )
         if attention_sampling == "hard":
             _check_hard_attention_layer(attention)
+        if coverage and getattr(attention, "coverage", False) is not True:
+            raise ValueError(
+                "`coverage=True` needs an attention layer that takes the "
+                "coverage in its score, such as BahdanauAttention(units, "
+                "coverage=True). Received: coverage=True with "
+                f"attention={attention.__class__.__name__} (coverage="
+                f"{getattr(attention, 'coverage', None)})"
+            )
         self.style = style
         self.input_feeding = input_feeding
         self.attentional_units = attentional_units
@@ -224,6 +263,8 @@ class AttentionRNN(keras.layers.Layer):
         self.attention_sampling = attention_sampling
         self.expected_context_rate = float(expected_context_rate)
         self.seed = seed
+        self.output_projection = output_projection
+        self.coverage = coverage
         # Only hard sampling draws random numbers; a soft decoder keeps the
         # variables (and saved files) it had before these options existed.
         self._seed_generator = (
@@ -268,6 +309,7 @@ class AttentionRNN(keras.layers.Layer):
             self.style == "luong"
             and not self.input_feeding
             and self.attention_sampling == "soft"
+            and not self.coverage
         )
 
     @property
@@ -287,9 +329,16 @@ class AttentionRNN(keras.layers.Layer):
         return self._output_size(self._memory_shape)
 
     def _output_size(self, memory_shape):
-        if self.style == "luong":
+        if self.style == "luong" and self.output_projection:
             return self.attentional_units or self._cell_units
+        # `[s_t; c_t]`: Bahdanau style, or See et al.'s Luong style.
         return self._cell_units + self._step_attention_spec(memory_shape)[0]
+
+    def _feed_size(self):
+        """Size of the vector fed to the next step (input feeding)."""
+        if not self.output_projection:
+            return self._step_attention_spec(self._known_memory_shape())[0]
+        return self.attentional_units or self._cell_units
 
     def _step_attention_spec(self, memory_shape):
         """`(context_dim, head_axes)` of the attention of one step.
@@ -311,18 +360,25 @@ class AttentionRNN(keras.layers.Layer):
         context_dim, head_axes = self._step_attention_spec(memory_shape)
         if self.attention_sampling == "hard":
             _check_single_head(self.attention, head_axes)
+        if self.coverage and head_axes:
+            raise ValueError(
+                "`coverage=True` sums the attention of one head per source "
+                "position, so it needs attention weights `[batch, T_enc]` "
+                f"per step. Received: {self.attention.__class__.__name__} "
+                f"with head axes {tuple(head_axes)}"
+            )
         feature_dim = inputs_shape[-1]
         if self.style == "bahdanau":
             feature_dim += context_dim
         elif self.input_feeding:
-            feature_dim += self.attentional_units or self._cell_units
+            feature_dim += self._feed_size()
         if not self.cell.built:
             self.cell.build((inputs_shape[0], feature_dim))
         self._sequence_rnn.built = True
         query_shape = (inputs_shape[0], inputs_shape[1], self._cell_units)
         if not self.attention.built:
             self.attention.build(query_shape, memory_shape)
-        if self.style == "luong":
+        if self.style == "luong" and self.output_projection:
             self._attentional_dense = keras.layers.Dense(
                 self.attentional_units or self._cell_units,
                 activation="tanh",
@@ -349,21 +405,32 @@ class AttentionRNN(keras.layers.Layer):
         """Projects the memory once; pass the result to `step()`."""
         return self.attention.precompute_memory(memory, value_mask=memory_mask)
 
-    def get_initial_state(self, batch_size, initial_state=None):
+    def get_initial_state(self, batch_size, initial_state=None, memory=None):
         """The decoder state before the first step.
 
         Args:
             batch_size: Number of sequences.
             initial_state: Optional initial cell state (e.g. the encoder's
                 final state); zeros when not given.
+            memory: The dict from `precompute_memory()`. Required with
+                `coverage=True`, whose coverage needs the source length
+                `T_enc`; ignored otherwise.
 
         Returns:
             A dict: `"cell"` (the cell state), `"feed"` (the previous
-            attentional vector for input feeding, or the previous hidden state
-            that Bahdanau attention queries) and `"step"` (int32 `[batch]`,
-            the number of steps taken, which is the 0-based index of the next
-            step).
+            attentional vector for input feeding, the previous context with
+            `output_projection=False`, or the previous hidden state that
+            Bahdanau attention queries), `"step"` (int32 `[batch]`, the
+            number of steps taken, which is the 0-based index of the next
+            step) and, with `coverage=True`, `"coverage"` (float32
+            `[batch, T_enc]` zeros: the attention received so far).
         """
+        if self.coverage and not isinstance(memory, dict):
+            raise ValueError(
+                "With coverage=True, `get_initial_state` needs `memory`, the "
+                "dict returned by `precompute_memory()`, for the source "
+                f"length of the coverage. Received: memory={memory!r}"
+            )
         if initial_state is None:
             initial_state = self.cell.get_initial_state(batch_size=batch_size)
         initial_state = tree.map_structure(
@@ -373,16 +440,35 @@ class AttentionRNN(keras.layers.Layer):
             feed = _top_hidden(initial_state)
         elif self.input_feeding:
             feed = ops.zeros(
-                (batch_size, self.attentional_units or self._cell_units),
+                (batch_size, self._feed_size()),
                 dtype=self.compute_dtype,
             )
         else:
             feed = ops.zeros((batch_size, 0), dtype=self.compute_dtype)
-        return {
+        state = {
             "cell": initial_state,
             "feed": ops.cast(feed, self.compute_dtype),
             "step": ops.zeros((batch_size,), dtype="int32"),
         }
+        if self.coverage:
+            source_length = ops.shape(memory["value_mask"])[1]
+            state["coverage"] = ops.zeros(
+                (batch_size, source_length), "float32"
+            )
+        return state
+
+    def _known_memory_shape(self):
+        """The raw memory shape this layer was built (or projected) for."""
+        memory_shape = getattr(self, "_memory_shape", None)
+        if memory_shape is None:
+            shapes = getattr(self.attention, "_input_shapes", None) or {}
+            memory_shape = shapes.get("value_shape")
+        if memory_shape is None:
+            raise ValueError(
+                "The size of the context is not known yet: call the layer "
+                "or `precompute_memory()` once before `get_initial_state()`."
+            )
+        return memory_shape
 
     def step(self, inputs, state, memory, training=None):
         """Runs one decoder step.
@@ -394,6 +480,9 @@ class AttentionRNN(keras.layers.Layer):
             inputs: `[batch, dim]`, the input of this step.
             state: The dict from `get_initial_state()` or a previous `step()`;
                 all its sequences must have taken the same number of steps.
+                With `coverage=True` it holds the coverage, which the step
+                passes to the attention and then adds this step's weights
+                to.
             memory: The dict from `precompute_memory()`.
             training: Whether dropout is active and hard attention samples
                 (with random numbers from the layer's seed generator).
@@ -439,6 +528,15 @@ class AttentionRNN(keras.layers.Layer):
             # sequence is at the same step, so the first one's count holds.
             "query_start_index": state["step"][0],
         }
+        if self.coverage:
+            if "coverage" not in state:
+                raise ValueError(
+                    "With coverage=True, `state` must hold `coverage`: get "
+                    "the first state from `get_initial_state(batch_size, "
+                    "memory=...)`. Received: a state with keys "
+                    f"{sorted(state)}"
+                )
+            attention_arguments["coverage"] = state["coverage"]
         if self.style == "bahdanau":
             context, weights = self.attention(
                 state["feed"], memory, training=training, **attention_arguments
@@ -465,15 +563,25 @@ class AttentionRNN(keras.layers.Layer):
             context, log_prob = self._step_context(
                 hidden, context, weights, memory, uniforms
             )
-            output = self._attentional_dense(
-                ops.concatenate([context, hidden], axis=-1)
-            )
-            feed = output if self.input_feeding else state["feed"]
+            if self.output_projection:
+                output = self._attentional_dense(
+                    ops.concatenate([context, hidden], axis=-1)
+                )
+                feed = output
+            else:
+                output = ops.concatenate([hidden, context], axis=-1)
+                feed = context
+            if not self.input_feeding:
+                feed = state["feed"]
         new_state = {
             "cell": cell_state,
             "feed": feed,
             "step": state["step"] + 1,
         }
+        if self.coverage:
+            new_state["coverage"] = state["coverage"] + ops.cast(
+                weights, "float32"
+            )
         if not statistics:
             return output, new_state, weights, None
         entropy = ops.reshape(_entropy(weights), (ops.shape(weights)[0], -1))
@@ -644,9 +752,12 @@ class AttentionRNN(keras.layers.Layer):
         )
         if self.context_gate:
             context = context * self._gate(hidden, context.dtype)
-        outputs = self._attentional_dense(
-            ops.concatenate([context, hidden], axis=-1)
-        )
+        if self.output_projection:
+            outputs = self._attentional_dense(
+                ops.concatenate([context, hidden], axis=-1)
+            )
+        else:
+            outputs = ops.concatenate([hidden, context], axis=-1)
         if isinstance(self.cell, keras.layers.StackedRNNCells):
             final_state = _regroup_stacked_state(self.cell, final_state)
         if not return_sampling:
@@ -669,8 +780,10 @@ class AttentionRNN(keras.layers.Layer):
         return_sampling,
     ):
         batch_size = ops.shape(inputs)[0]
-        state = self.get_initial_state(batch_size, initial_state)
         projected_memory = self.precompute_memory(memory, memory_mask)
+        state = self.get_initial_state(
+            batch_size, initial_state, memory=projected_memory
+        )
         output_size = self.output_size
         weights_shape = self._weights_shape((batch_size,), memory)
         weights_size = 1
@@ -693,6 +806,9 @@ class AttentionRNN(keras.layers.Layer):
         # stop it on padded steps (the parallel path counts them) and masks
         # only states of rank 2 or more.
         loop_state = {"cell": state["cell"], "feed": state["feed"]}
+        if self.coverage:
+            # Rank 2, so Keras's loop keeps it on padded steps.
+            loop_state["coverage"] = state["coverage"]
 
         def one_step(step_inputs, states):
             step_input = step_inputs[:, :-1]
@@ -829,6 +945,8 @@ class AttentionRNN(keras.layers.Layer):
                 "attention_sampling": self.attention_sampling,
                 "expected_context_rate": self.expected_context_rate,
                 "seed": self.seed,
+                "output_projection": self.output_projection,
+                "coverage": self.coverage,
             }
         )
         return config
@@ -894,6 +1012,40 @@ def _check_sampling_arguments(
             "context changes every step, so hard attention runs step by "
             f"step. Received: parallel={parallel}, "
             f"attention_sampling={attention_sampling!r}"
+        )
+
+
+def _check_see_arguments(
+    style, output_projection, attentional_units, coverage, parallel
+):
+    if not isinstance(output_projection, bool):
+        raise ValueError(
+            "`output_projection` must be True or False. "
+            f"Received: output_projection={output_projection!r}"
+        )
+    if not output_projection and style != "luong":
+        raise ValueError(
+            "`output_projection=False` applies to style='luong' only (the "
+            "Bahdanau-style output is already `[s_t; c_t]`). Received: "
+            f"style={style}, output_projection={output_projection}"
+        )
+    if not output_projection and attentional_units is not None:
+        raise ValueError(
+            "`attentional_units` is the size of the output projection, so "
+            "it needs output_projection=True. Received: "
+            f"attentional_units={attentional_units}, "
+            f"output_projection={output_projection}"
+        )
+    if not isinstance(coverage, bool):
+        raise ValueError(
+            f"`coverage` must be True or False. Received: coverage={coverage!r}"
+        )
+    if coverage and parallel:
+        raise ValueError(
+            "`parallel=True` cannot run coverage=True: the coverage of each "
+            "step sums the attention of the steps before it, so coverage "
+            f"runs step by step. Received: parallel={parallel}, "
+            f"coverage={coverage}"
         )
 
 

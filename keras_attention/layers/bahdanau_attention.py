@@ -24,23 +24,37 @@ class BahdanauAttention(BaseAttention):
     normalized, `v = g v / ||v||` with a learned scalar `g` (Salimans and
     Kingma, 2016), which helps training with large `units`.
 
+    With `coverage=True` the score also sees how much attention each source
+    position has received so far (See et al. 2017, equation 11):
+
+    `e_ij = v^T tanh(W_q q_i + W_k k_j + w_c c_ij + b)`
+
+    where `c_ij` is the coverage of position `j` for query `i` (the sum of
+    the attention weights of the earlier decoder steps, passed as
+    `call(..., coverage=...)`) and `w_c` a learned vector of size `units`.
+    `AttentionRNN(coverage=True)` keeps and passes the coverage.
+
     `W_k k` does not depend on the decoder, so a step-by-step decoder
-    computes it once with `precompute_memory()`.
+    computes it once with `precompute_memory()`; the coverage changes at
+    every step, so it enters the score, not the memory.
 
     Args:
         units: Positive integer, the size of the hidden layer of the score
             network (the dimension of `W_q q` and `W_k k`).
         normalize: Whether to weight-normalize the score vector `v`.
         use_bias: Whether to add the bias `b` inside the `tanh`.
+        coverage: Whether the score has the coverage term `w_c c_ij` of See
+            et al. (a weight `"coverage_vector"` of shape `[units]`).
         dropout: Float in `[0, 1)`, fraction of the attention weights to drop
             during training.
-        kernel_initializer: Initializer of `W_q`, `W_k` and `v`, each created
-            from its own clone so that they start different; a seeded
+        kernel_initializer: Initializer of `W_q`, `W_k`, `v` and `w_c`, each
+            created from its own clone so that they start different; a seeded
             initializer gets a seed derived per weight (see
             `clone_initializer` in `_attention_utils`), which keeps seeded
             models reproducible.
         bias_initializer: Initializer of `b`.
-        kernel_regularizer: Optional regularizer of `W_q`, `W_k` and `v`.
+        kernel_regularizer: Optional regularizer of `W_q`, `W_k`, `v` and
+            `w_c`.
         bias_regularizer: Optional regularizer of `b`.
         **kwargs: Base layer arguments such as `name` and `dtype`.
 
@@ -64,6 +78,11 @@ class BahdanauAttention(BaseAttention):
             shifts by it and `cache` is written there.
         cache: Optional memory from `init_cache()` for self-attention one
             step at a time (see `BaseAttention`).
+        coverage: Layers built with `coverage=True` only: the coverage of
+            each source position, a float tensor `[batch, Tv]` for a one-step
+            query `[batch, dim]` or `[batch, Tq, Tv]` for a query
+            `[batch, Tq, dim]`. `None` (default) stands for zero coverage,
+            as at the first decoder step. Cannot be combined with `cache`.
 
     Returns:
         The context `[batch, Tq, dim_v]` (`[batch, dim_v]` for one step) and,
@@ -86,6 +105,8 @@ class BahdanauAttention(BaseAttention):
           section 3.1 and appendix A.1.2 (the alignment model).
         - [Salimans and Kingma, 2016](https://arxiv.org/abs/1602.07868),
           equation 2 (weight normalization).
+        - [See et al., 2017](https://arxiv.org/abs/1704.04368), section 2.3,
+          equations 10-11 (coverage).
     """
 
     def __init__(
@@ -93,6 +114,7 @@ class BahdanauAttention(BaseAttention):
         units,
         normalize=False,
         use_bias=True,
+        coverage=False,
         dropout=0.0,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
@@ -105,14 +127,20 @@ class BahdanauAttention(BaseAttention):
             raise ValueError(
                 f"`units` must be a positive integer. Received: units={units}"
             )
+        if not isinstance(coverage, bool):
+            raise ValueError(
+                "`coverage` must be True or False. "
+                f"Received: coverage={coverage!r}"
+            )
         self.units = units
+        self.coverage = coverage
         self.normalize = normalize
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        # Kernel initializer indices: 0 `W_q`, 1 `W_k`, 2 `v`.
+        # Kernel initializer indices: 0 `W_q`, 1 `W_k`, 2 `v`, 3 `w_c`.
         self._query_dense = self._dense("query_projection", 0)
         self._key_dense = self._dense("key_projection", 1)
 
@@ -147,6 +175,14 @@ class BahdanauAttention(BaseAttention):
                 initializer=self.bias_initializer,
                 regularizer=self.bias_regularizer,
             )
+        self.coverage_vector = None
+        if self.coverage:
+            self.coverage_vector = self.add_weight(
+                name="coverage_vector",
+                shape=(self.units,),
+                initializer=utils.clone_initializer(self.kernel_initializer, 3),
+                regularizer=self.kernel_regularizer,
+            )
         self.score_scale = None
         if self.normalize:
             self.score_scale = self.add_weight(
@@ -165,6 +201,12 @@ class BahdanauAttention(BaseAttention):
         hidden = ops.expand_dims(projected_query, 2) + ops.expand_dims(
             memory["key"], 1
         )
+        coverage = memory.get("coverage")
+        if coverage is not None:
+            # `[batch, Tq, Tv, 1] * [units]`: w_c c_ij for every pair.
+            hidden = hidden + ops.expand_dims(coverage, -1) * (
+                self.coverage_vector
+            )
         if self.score_bias is not None:
             hidden = hidden + self.score_bias
         score_vector = self.score_vector
@@ -176,12 +218,114 @@ class BahdanauAttention(BaseAttention):
             )
         return ops.sum(score_vector * ops.tanh(hidden), axis=-1)
 
+    def call(
+        self,
+        query,
+        value=None,
+        key=None,
+        query_mask=None,
+        value_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=None,
+        query_start_index=None,
+        cache=None,
+        coverage=None,
+    ):
+        arguments = {
+            "query_mask": query_mask,
+            "use_causal_mask": use_causal_mask,
+            "return_attention_scores": return_attention_scores,
+            "training": training,
+            "query_start_index": query_start_index,
+        }
+        if coverage is None:
+            return super().call(
+                query,
+                value,
+                key,
+                value_mask=value_mask,
+                cache=cache,
+                **arguments,
+            )
+        self._check_coverage_allowed(coverage, cache)
+        if value is None:
+            value, value_mask = query, query_mask
+        memory = self._call_memory(
+            query, value, key, value_mask, None, query_start_index
+        )
+        utils.check_query_rank(query)
+        _check_coverage_shape(
+            coverage, query.shape, memory["value_mask"].shape[1]
+        )
+        coverage = ops.cast(coverage, self.compute_dtype)
+        if len(query.shape) == 2:
+            coverage = ops.expand_dims(coverage, 1)
+        # The memory dict is the one thing `_compute_scores` receives besides
+        # the query; a copy keeps a caller's precomputed memory unchanged.
+        return super().call(
+            query, {**memory, "coverage": coverage}, **arguments
+        )
+
+    def _check_coverage_allowed(self, coverage, cache):
+        if not self.coverage:
+            raise ValueError(
+                "`coverage` can only be passed to a BahdanauAttention "
+                "constructed with coverage=True (the score then has the "
+                "weight `w_c`). Received: coverage.shape="
+                f"{tuple(coverage.shape)} for a layer with coverage=False"
+            )
+        if cache is not None:
+            raise ValueError(
+                "`coverage` cannot be combined with `cache`: coverage is for "
+                "attention over a fixed source, not causal self-attention. "
+                f"Received: coverage.shape={tuple(coverage.shape)} and a "
+                "`cache`"
+            )
+
+    def compute_output_spec(
+        self,
+        query,
+        value=None,
+        key=None,
+        query_mask=None,
+        value_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=None,
+        query_start_index=None,
+        cache=None,
+        coverage=None,
+    ):
+        if coverage is not None:
+            self._check_coverage_allowed(coverage, cache)
+            source = query if value is None else value
+            length = (
+                source["value_mask"].shape[1]
+                if isinstance(source, dict)
+                else source.shape[1]
+            )
+            _check_coverage_shape(coverage, query.shape, length)
+        return super().compute_output_spec(
+            query,
+            value,
+            key,
+            query_mask=query_mask,
+            value_mask=value_mask,
+            use_causal_mask=use_causal_mask,
+            return_attention_scores=return_attention_scores,
+            training=training,
+            query_start_index=query_start_index,
+            cache=cache,
+        )
+
     def get_config(self):
         config = super().get_config()
         config.update(
             {
                 "units": self.units,
                 "normalize": self.normalize,
+                "coverage": self.coverage,
                 "use_bias": self.use_bias,
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
@@ -198,3 +342,19 @@ class BahdanauAttention(BaseAttention):
             }
         )
         return config
+
+
+def _check_coverage_shape(coverage, query_shape, value_length):
+    """Checks `coverage` against `[batch, (Tq,) Tv]`; `None` dims fit all."""
+    expected = tuple(query_shape[:-1]) + (value_length,)
+    received = tuple(coverage.shape)
+    fits = len(received) == len(expected) and all(
+        r is None or e is None or r == e
+        for r, e in zip(received, expected, strict=True)
+    )
+    if not fits:
+        layout = "[batch, Tv]" if len(expected) == 2 else "[batch, Tq, Tv]"
+        raise ValueError(
+            f"`coverage` must have shape {expected} ({layout} of the query "
+            f"and the memory). Received: coverage.shape={received}"
+        )

@@ -11,6 +11,7 @@ from keras_attention.layers import DeepOutput
 from keras_attention.layers import HardAttentionLoss
 from keras_attention.layers import LuongAttention
 from keras_attention.layers import MultiHeadAttention
+from keras_attention.layers import PointerGenerator
 from tests.conftest import gradient
 from tests.conftest import to_numpy
 
@@ -312,6 +313,9 @@ PUBLIC_LAYERS = {
     "HardAttentionLoss": lambda: HardAttentionLoss(0.8, entropy_weight=0.0),
     "LuongAttention": LAYERS["luong_concat_local_m"],
     "MultiHeadAttention": LAYERS["multi_head"],
+    "PointerGenerator": lambda: PointerGenerator(
+        kernel_initializer="he_normal", bias_initializer="ones"
+    ),
 }
 
 

@@ -1,0 +1,359 @@
+"""The pointer-generator summarizer: training, decoding, saving, CLI, export.
+
+One tiny model is trained once (module fixture) through the command line
+on generated reports; the tests summarize, evaluate, save, load and
+export it. Training checks of each configuration use a few steps each.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("tensorflow_text")
+pytest.importorskip("rouge_score")
+
+from tests.conftest import REPO_ROOT  # noqa: E402
+from zoo.data.reports import generate_reports  # noqa: E402
+from zoo.data.summaries import SummaryExample  # noqa: E402
+from zoo.summarization import inference  # noqa: E402
+from zoo.summarization.data import encode_examples  # noqa: E402
+from zoo.summarization.data import make_dataset  # noqa: E402
+from zoo.summarization.model import Summarizer  # noqa: E402
+from zoo.text.word_vocabulary import WordVocabulary  # noqa: E402
+
+TINY = [
+    "--num-reports",
+    "64",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "16",
+    "--units",
+    "16",
+    "--embedding-dim",
+    "16",
+    "--num-summary-samples",
+    "2",
+    "--beam-width",
+    "2",
+    "--max-eval-documents",
+    "16",
+    "--verbose",
+    "0",
+]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """The CLI main job with a tiny budget: output, logdir, model path."""
+    logdir = tmp_path_factory.mktemp("summarization") / "run"
+    output = _run_cli(
+        ["train", "summarization", "--logdir", str(logdir), *TINY]
+    )
+    return output, logdir, logdir / "model.keras"
+
+
+@pytest.fixture(scope="module")
+def trained_model(trained_run):
+    import zoo.summarization  # noqa: F401
+
+    return keras.saving.load_model(trained_run[2], compile=False)
+
+
+def _run_cli(arguments, expect=0, stdin=None, stdout_only=False):
+    result = subprocess.run(
+        [sys.executable, "-m", "zoo.cli", *arguments],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env=dict(os.environ, CUDA_VISIBLE_DEVICES=""),
+    )
+    assert result.returncode == expect, result.stdout + result.stderr[-3000:]
+    if stdout_only:
+        return result.stdout
+    return result.stdout + result.stderr
+
+
+def _error_lines(output):
+    """The error report of a failed command: one line, no traceback."""
+    assert "Traceback" not in output
+    return [
+        line
+        for line in output.splitlines()
+        if line.startswith("keras-attention-zoo: error:")
+    ]
+
+
+def test_main_job_prints_rouge_copy_rate_samples_and_tensorboard(trained_run):
+    output, logdir, model_path = trained_run
+    assert "lead-30: ROUGE-1/2/L" in output
+    assert "greedy: ROUGE-1/2/L" in output and "beam2: ROUGE-1/2/L" in output
+    assert "unseen names copied" in output
+    assert "sample summaries (greedy):" in output
+    assert f"tensorboard --logdir {logdir}" in output
+    assert model_path.is_file()
+    evaluation = json.loads((logdir / "evaluation.json").read_text())
+    greedy = evaluation["greedy"]
+    for name in ("rouge1", "rouge2", "rougeL", "repetition", "name_copy_rate"):
+        assert name in greedy
+    assert greedy["num_documents"] == 16
+    assert set(evaluation["lead"]) >= {"rouge1", "rouge2", "rougeL"}
+
+
+def test_tensorboard_holds_heatmaps_p_gen_coverage_and_rouge(trained_run):
+    from tensorboard.backend.event_processing import event_accumulator
+
+    _, logdir, _ = trained_run
+    events = event_accumulator.EventAccumulator(
+        str(logdir / "attention"), size_guidance={"tensors": 0}
+    )
+    events.Reload()
+    tags = set(events.Tags()["tensors"])
+    for tag in (
+        "attention/sample_0",
+        "attention/sample_1",
+        "attention/text",
+        "attention/p_gen",
+        "attention/rouge_1",
+        "attention/rouge_2",
+        "attention/rouge_l",
+        "attention/repetition",
+        "attention/copy_rate",
+    ):
+        assert tag in tags, sorted(tags)
+    train_events = event_accumulator.EventAccumulator(
+        str(logdir / "train"), size_guidance={"tensors": 0}
+    )
+    train_events.Reload()
+    train_tags = train_events.Tags()["tensors"]
+    assert "epoch_nll" in train_tags and "epoch_coverage_loss" in train_tags
+
+
+def _tiny_setup(arch, coverage, num_train=96, seed=0):
+    reports = generate_reports(
+        num_train=num_train, num_valid=8, num_test=8, seed=seed
+    )
+    examples = [
+        SummaryExample(report.text, (report.summary,))
+        for report in reports["train"]
+    ]
+    vocabulary = WordVocabulary.build(
+        [example.text for example in examples], max_size=200
+    )
+    encoded = encode_examples(vocabulary, examples, 64, 16)
+    dataset = make_dataset(encoded, 16, shuffle=True, seed=seed)
+    model = Summarizer(
+        vocabulary.words,
+        arch=arch,
+        coverage=coverage,
+        embedding_dim=16,
+        units=24,
+        max_source_length=64,
+        max_summary_length=16,
+    )
+    return reports, vocabulary, model, dataset
+
+
+@pytest.mark.parametrize(
+    "arch, coverage",
+    [
+        ("seq2seq", False),
+        ("pointer-generator", False),
+        ("pointer-generator", True),
+    ],
+)
+def test_few_steps_lower_the_loss(arch, coverage):
+    keras.utils.set_random_seed(0)
+    _, _, model, dataset = _tiny_setup(arch, coverage)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    inputs, targets = next(iter(dataset))
+    model(inputs)
+    first = model.evaluate(inputs, targets, verbose=0, return_dict=True)
+    model.fit(dataset, epochs=3, verbose=0)
+    last = model.evaluate(inputs, targets, verbose=0, return_dict=True)
+    assert last["loss"] < first["loss"] - 0.3, (first, last)
+    if coverage:
+        assert "coverage_loss" in last
+
+
+def test_beam_width_one_equals_greedy():
+    keras.utils.set_random_seed(1)
+    reports, vocabulary, model, _ = _tiny_setup("pointer-generator", True)
+    texts = [report.text for report in reports["test"][:4]]
+    encoded = inference.encode_documents(vocabulary, texts, 64)
+    greedy = model.summary_ids(
+        encoded.source_ids, encoded.extended_ids, beam_width=1
+    )
+    beam = keras_attention_beam(model, encoded)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(greedy["sequences"]),
+        keras.ops.convert_to_numpy(beam["sequences"]),
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(greedy["p_gen"]),
+        keras.ops.convert_to_numpy(beam["p_gen"]),
+        atol=1e-5,
+    )
+
+
+def keras_attention_beam(model, encoded):
+    """`summary_ids` with beam search of width 1 (not the greedy path)."""
+    import keras_attention
+
+    state = model.decoding_state(encoded.source_ids, encoded.extended_ids)
+    results = keras_attention.decoding.beam_search(
+        model.decode_step,
+        state,
+        keras.ops.full((len(encoded),), 1, "int32"),
+        2,
+        model.max_summary_length + 1,
+        beam_width=1,
+        pad_id=0,
+    )
+    trace = results["attention"][:, 0]
+    return {"sequences": results["sequences"][:, 0], "p_gen": trace[..., -1]}
+
+
+def test_model_forced_to_copy_returns_an_unknown_word_verbatim():
+    keras.utils.set_random_seed(2)
+    _, _, model, _ = _tiny_setup("pointer-generator", False)
+    document = "zorblax zorblax zorblax zorblax"
+    inference.summarize_texts(model, [document], max_length=3)
+    # p_gen = sigmoid(-50): the mixture is the copy distribution, and the
+    # only source word is out of the vocabulary.
+    model.pointer_generator.bias.assign(np.array([-50.0], "float32"))
+    (summary,) = inference.summarize_texts(model, [document], max_length=3)
+    assert summary["tokens"][0] == "zorblax"
+    assert summary["copied"][0]
+    assert summary["p_gen"][0] < 1e-6
+    # The attention of a step is over the four source positions.
+    np.testing.assert_allclose(summary["attention"].sum(-1), 1.0, atol=1e-5)
+
+
+def test_save_load_summarize_raw_text_gives_the_same_summary(
+    trained_model, tmp_path
+):
+    texts = [
+        "the mayor of quendle , tarla vostrin , opened a library on monday .",
+        generate_reports(1, 1, 2, seed=5)["test"][0].text,
+    ]
+    before = inference.summarize_texts(trained_model, texts, beam_width=2)
+    path = tmp_path / "copy.keras"
+    trained_model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    after = inference.summarize_texts(loaded, texts, beam_width=2)
+    assert [s["summary"] for s in after] == [s["summary"] for s in before]
+    np.testing.assert_allclose(
+        after[1]["attention"], before[1]["attention"], atol=1e-5
+    )
+
+
+def test_summarize_cli_reads_files_and_writes_heatmaps(trained_run, tmp_path):
+    _, _, model_path = trained_run
+    document = tmp_path / "report.txt"
+    document.write_text(generate_reports(1, 1, 1)["test"][0].text)
+    output = _run_cli(
+        [
+            "summarize",
+            str(model_path),
+            str(document),
+            "the council of brenvale met on tuesday .",
+            "--beam-width",
+            "2",
+            "--attention-dir",
+            str(tmp_path / "attention"),
+        ],
+        stdout_only=True,
+    )
+    lines = output.strip().splitlines()
+    assert lines[-1].startswith("attention heatmaps written to")
+    assert len(lines) == 3
+    assert (tmp_path / "attention" / "summary_1.png").is_file()
+    assert (tmp_path / "attention" / "summary_2.png").is_file()
+
+
+def test_summarize_cli_refuses_an_empty_document(trained_run):
+    _, _, model_path = trained_run
+    output = _run_cli(["summarize", str(model_path), "  "], expect=2)
+    (error,) = _error_lines(output)
+    assert "DOCUMENT 1" in error and "empty" in error
+
+
+def test_summarize_cli_counts_documents_longer_than_the_limit(trained_run):
+    _, _, model_path = trained_run
+    long_document = " ".join(["the council met ."] * 60)
+    output = _run_cli(["summarize", str(model_path), long_document])
+    assert "1 of 1 documents were longer than the model's 96 tokens" in output
+
+
+def test_evaluate_cli_prints_lead_and_scores(trained_run):
+    _, _, model_path = trained_run
+    output = _run_cli(
+        [
+            "evaluate",
+            str(model_path),
+            "--max-examples",
+            "8",
+            "--beam-width",
+            "2",
+        ]
+    )
+    assert "lead-30: ROUGE-1/2/L" in output
+    assert "beam 1: ROUGE-1/2/L" in output and "beam 2: ROUGE-1/2/L" in output
+    assert "(8 documents)" in output
+
+
+def test_train_cli_names_a_missing_column(tmp_path):
+    data = tmp_path / "news.jsonl"
+    data.write_text(
+        "\n".join(
+            json.dumps({"article": f"text {i} .", "summary": f"s {i}"})
+            for i in range(30)
+        )
+    )
+    output = _run_cli(
+        [
+            "train",
+            "summarization",
+            "--data",
+            str(data),
+            "--logdir",
+            str(tmp_path / "run"),
+        ],
+        expect=2,
+    )
+    (error,) = _error_lines(output)
+    assert "'text'" in error and "article" in error
+
+
+def test_export_summarizes_strings_like_the_model(trained_model, tmp_path):
+    import tensorflow as tf
+
+    from zoo.summarization.export import export_summarizer
+
+    texts = [report.text for report in generate_reports(1, 1, 3)["test"]]
+    path = export_summarizer(trained_model, tmp_path / "saved", beam_width=2)
+    signature = tf.saved_model.load(path).signatures["serving_default"]
+    exported = signature(tf.constant(texts))
+    expected = inference.summarize_texts(trained_model, texts, beam_width=2)
+    assert [s.decode() for s in exported["summary"].numpy()] == [
+        s["summary"] for s in expected
+    ]
+    empty = signature(tf.constant([], tf.string))
+    assert empty["summary"].shape == (0,)
+
+
+def test_copy_rate_counts_whole_names_only():
+    rate = inference.name_copy_rate(
+        ["tarla vostrin opened it", "the vostrin family"],
+        [["tarla vostrin"], ["tarla vostrin", "quendle"]],
+    )
+    assert rate == pytest.approx(1 / 3)
+    assert inference.name_copy_rate(["x"], [[]]) is None

@@ -1,0 +1,352 @@
+"""Summarizing with a trained `Summarizer`: text in, summaries and scores.
+
+A summary comes with what explains it: the attention of every generated
+token over the source tokens, its `p_gen` (the probability of generating
+rather than copying), the final coverage (the attention summed over the
+summary) and which tokens were copied.
+"""
+
+import time
+import weakref
+
+import keras
+import numpy as np
+
+from keras_attention.metrics import repetition_rate
+from keras_attention.metrics import summary_scores
+from zoo.summarization.data import encode_documents
+from zoo.text.word_vocabulary import END_ID
+from zoo.text.word_vocabulary import PAD_ID
+
+# Compiled decoders, per model and settings; weak keys let models go.
+_COMPILED = weakref.WeakKeyDictionary()
+# A generated token counts as copied when the model is more likely to copy
+# than to generate at its step (or when it is an unknown word, which only
+# copying can produce).
+COPY_THRESHOLD = 0.5
+
+
+def _decoder(model, settings):
+    decoders = _COMPILED.setdefault(model, {})
+    if settings not in decoders:
+        beam_width, length_penalty, no_repeat, max_length = settings
+
+        def decode(source_ids, extended_ids):
+            return model.summary_ids(
+                source_ids,
+                extended_ids,
+                beam_width=beam_width,
+                max_length=max_length,
+                length_penalty=length_penalty,
+                no_repeat_ngram_size=no_repeat,
+            )
+
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            # One XLA program for the whole loop: several times faster than
+            # running its ops one by one.
+            decode = tf.function(decode, jit_compile=True, autograph=False)
+        elif backend == "jax":
+            decode = _jax_decoder(model, decode)
+        decoders[settings] = decode
+    return decoders[settings]
+
+
+def _jax_decoder(model, decode):
+    """A `jax.jit` decoder that reads the model's current weights."""
+    import jax
+
+    @jax.jit
+    def decode_with(values, source_ids, extended_ids):
+        mapping = list(zip(model.variables, values, strict=True))
+        with keras.StatelessScope(state_mapping=mapping):
+            return decode(source_ids, extended_ids)
+
+    def run(source_ids, extended_ids):
+        # Passed in, not captured: a captured weight would be a constant
+        # of the compiled program, stale once training goes on.
+        return decode_with(
+            [v.value for v in model.variables], source_ids, extended_ids
+        )
+
+    return run
+
+
+def decode_arrays(
+    model,
+    encoded,
+    beam_width=1,
+    length_penalty=0.0,
+    no_repeat_ngram_size=0,
+    max_length=None,
+    batch_size=32,
+):
+    """Decodes the summaries of an `EncodedSplit`.
+
+    The sources are cut to the longest document of `encoded` (one compiled
+    program per call); a smaller last batch is padded to a power of two.
+
+    Returns:
+        A dict of NumPy arrays: `"sequences"` `[N, max_length + 1]`
+        (extended ids), `"lengths"` `[N]`, `"attention"`
+        `[N, max_length + 1, S]` and `"p_gen"` `[N, max_length + 1]`.
+    """
+    width = max(int(encoded.source_lengths.max(initial=1)), 1)
+    source_ids = encoded.source_ids[:, :width]
+    extended_ids = encoded.extended_ids[:, :width]
+    decode = _decoder(
+        model, (beam_width, length_penalty, no_repeat_ngram_size, max_length)
+    )
+    names = ("sequences", "lengths", "attention", "p_gen")
+    outputs = {name: [] for name in names}
+    for start in range(0, len(source_ids), batch_size):
+        batch = [
+            array[start : start + batch_size]
+            for array in (source_ids, extended_ids)
+        ]
+        count = len(batch[0])
+        padded_size = min(batch_size, 1 << (count - 1).bit_length())
+        if count < padded_size:
+            batch = [
+                np.concatenate(
+                    [array, np.repeat(array[-1:], padded_size - count, 0)]
+                )
+                for array in batch
+            ]
+        results = decode(*batch)
+        for name in names:
+            outputs[name].append(
+                np.asarray(keras.ops.convert_to_numpy(results[name]))[:count]
+            )
+    return {
+        name: np.concatenate(values) if values else np.zeros((0,))
+        for name, values in outputs.items()
+    }
+
+
+def summarize_texts(
+    model,
+    texts,
+    beam_width=1,
+    length_penalty=0.0,
+    no_repeat_ngram_size=0,
+    max_length=None,
+    batch_size=32,
+):
+    """Summarizes documents; each summary with what explains it.
+
+    Args:
+        model: A trained `Summarizer`.
+        texts: Documents (str).
+        beam_width: 1 for greedy decoding, more for beam search.
+        length_penalty: GNMT alpha of beam search.
+        no_repeat_ngram_size: forbid repeating n-grams of this size (3 is
+            the trigram blocking of Paulus et al. 2017); 0 allows them.
+        max_length: longest summary in tokens; default: the model's.
+        batch_size: documents decoded at once.
+
+    Returns:
+        A list with a dict per document: `"summary"` (tokens joined by
+        spaces), `"tokens"` (the generated tokens, then `"<end>"` when
+        the summary ended before the limit), `"copied"` (per token: an
+        unknown word copied from the source, or `p_gen` below 0.5 for a
+        word of the source), `"p_gen"` `[len(tokens)]`, `"attention"`
+        `[len(tokens), len(source_tokens)]`, `"coverage"`
+        `[len(source_tokens)]` (the attention summed over the summary),
+        `"source_tokens"` (the tokens the model read) and `"truncated"`
+        (whether the document was cut to the model's length).
+    """
+    texts = [_check_text(text, index) for index, text in enumerate(texts)]
+    encoded = encode_documents(
+        model.word_vocabulary, texts, model.max_source_length
+    )
+    outputs = decode_arrays(
+        model,
+        encoded,
+        beam_width,
+        length_penalty,
+        no_repeat_ngram_size,
+        max_length,
+        batch_size,
+    )
+    source_tokens = _source_tokens(model, texts)
+    truncated = encoded.source_lengths >= model.max_source_length
+    summaries = []
+    for index in range(len(texts)):
+        summaries.append(
+            _explained_summary(
+                model,
+                outputs["sequences"][index],
+                encoded.oov_words[index],
+                outputs["attention"][index],
+                outputs["p_gen"][index],
+                source_tokens[index],
+                bool(truncated[index]),
+            )
+        )
+    return summaries
+
+
+def _check_text(text, index):
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    if not isinstance(text, str):
+        raise ValueError(
+            f"`texts` must hold strings. Received: {type(text).__name__} "
+            f"at index {index}"
+        )
+    if not text.strip():
+        raise ValueError(
+            f"`texts` must hold documents with words to summarize. "
+            f"Received: an empty document at index {index}"
+        )
+    return text
+
+
+def _source_tokens(model, texts):
+    tokens = model.word_vocabulary.tokenize(texts).to_list()
+    return [
+        [token.decode("utf-8") for token in document[: model.max_source_length]]
+        for document in tokens
+    ]
+
+
+def _explained_summary(
+    model, ids, oov_words, attention, p_gen, source_tokens, truncated
+):
+    words, copied_unknown = model.word_vocabulary.decode_tokens(ids, oov_words)
+    ended = bool(np.any((ids == END_ID) | (ids == PAD_ID)))
+    tokens = list(words) + (["<end>"] if ended else [])
+    steps = len(tokens)
+    source = set(source_tokens)
+    p_gen = np.asarray(p_gen[:steps], np.float32)
+    copied = [
+        bool(copied_unknown[index])
+        or (words[index] in source and p_gen[index] < COPY_THRESHOLD)
+        for index in range(len(words))
+    ] + [False] * (steps - len(words))
+    weights = np.asarray(attention[:steps, : len(source_tokens)], np.float32)
+    return {
+        "summary": " ".join(words),
+        "tokens": tokens,
+        "copied": copied,
+        "p_gen": p_gen,
+        "attention": weights,
+        "coverage": weights.sum(axis=0),
+        "source_tokens": source_tokens,
+        "truncated": truncated,
+    }
+
+
+def lead(text, num_words=30):
+    """The lead baseline: the first `num_words` words of the document."""
+    return " ".join(text.split()[:num_words])
+
+
+def name_copy_rate(summaries, names):
+    """The share of names found verbatim (as whole words) in the summaries.
+
+    Args:
+        summaries: generated summary strings.
+        names: per summary, the names it should contain (lowercase).
+
+    Returns:
+        The share in `[0, 1]`, or `None` when there is no name.
+    """
+    found = total = 0
+    for summary, summary_names in zip(summaries, names, strict=True):
+        padded = f" {summary.lower()} "
+        for name in summary_names:
+            total += 1
+            found += f" {name.lower()} " in padded
+    return found / total if total else None
+
+
+def reached_length_limit(sequences):
+    """Whether each summary ran to the length limit without `<end>`."""
+    sequences = np.asarray(sequences)
+    return ~np.any((sequences == END_ID) | (sequences == PAD_ID), axis=1)
+
+
+def evaluate_examples(
+    model,
+    examples,
+    beam_width=1,
+    length_penalty=0.0,
+    no_repeat_ngram_size=0,
+    names=None,
+):
+    """ROUGE, repetition and speed of one decoding of `examples`.
+
+    Args:
+        model: A trained `Summarizer`.
+        examples: `SummaryExample`s (text and references).
+        beam_width, length_penalty, no_repeat_ngram_size: the decoding.
+        names: optional per example the names its summary must copy
+            (generated reports); adds `"name_copy_rate"`.
+
+    Returns:
+        `(scores, summaries)`: `summary_scores` (ROUGE-1/2/L F1 against
+        the best reference, repetition rate) with `"length_limit_share"`,
+        `"summaries_per_second"`, `"num_documents"` and, with names,
+        `"name_copy_rate"`; and the summary strings.
+    """
+    texts = [example.text for example in examples]
+    encoded = encode_documents(
+        model.word_vocabulary, texts, model.max_source_length
+    )
+    settings = (beam_width, length_penalty, no_repeat_ngram_size)
+    # Compiling is not timed: a first batch compiles the decoder.
+    decode_arrays(model, _first(encoded), *settings)
+    start = time.perf_counter()
+    outputs = decode_arrays(model, encoded, *settings)
+    seconds = time.perf_counter() - start
+    summaries = [
+        " ".join(model.word_vocabulary.decode_tokens(ids, oov)[0])
+        for ids, oov in zip(
+            outputs["sequences"], encoded.oov_words, strict=True
+        )
+    ]
+    references = [list(example.references) for example in examples]
+    scores = summary_scores(summaries, references)
+    scores["length_limit_share"] = float(
+        np.mean(reached_length_limit(outputs["sequences"]))
+    )
+    scores["summaries_per_second"] = len(summaries) / max(seconds, 1e-9)
+    scores["num_documents"] = len(summaries)
+    if names is not None:
+        scores["name_copy_rate"] = name_copy_rate(summaries, names)
+    return scores, summaries
+
+
+def _first(encoded, count=32):
+    """The first batch of an `EncodedSplit`, cut to the same width.
+
+    Its length is set to the split's longest, so that `decode_arrays`
+    compiles the program that decodes the whole split.
+    """
+    import copy
+
+    first = copy.copy(encoded)
+    first.source_ids = encoded.source_ids[:count]
+    first.extended_ids = encoded.extended_ids[:count]
+    first.source_lengths = np.full(
+        len(first.source_ids),
+        max(int(encoded.source_lengths.max(initial=1)), 1),
+        np.int32,
+    )
+    return first
+
+
+def lead_scores(examples, num_words=30):
+    """`summary_scores` of the lead baseline on `examples`."""
+    leads = [lead(example.text, num_words) for example in examples]
+    references = [list(example.references) for example in examples]
+    return summary_scores(leads, references)
+
+
+def reference_repetition(examples):
+    """The repetition rate of the first references (the human level)."""
+    return repetition_rate([example.references[0] for example in examples])
