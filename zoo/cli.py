@@ -170,7 +170,7 @@ def _add_evaluate(commands):
         "evaluate",
         help="exact match and BLEU on the test split (lowercased, "
         "sacreBLEU 13a tokenization); attention correctness on the dates; "
-        "BLEU-1..4 and CIDEr-D for captioners",
+        "BLEU-1..4 and CIDEr-D for captioners; ROUGE for summarizers",
         description="Prints the exact match and corpus BLEU of the test "
         "split, both on lowercased text tokenized with sacreBLEU's 13a "
         "tokenizer ('Wait!' matches 'wait !'), BLEU by source length and, "
@@ -179,7 +179,10 @@ def _add_evaluate(commands):
         "source tokens of its field. For a captioner: BLEU-1..4 and "
         "CIDEr-D against all references, caption accuracy, the share of "
         "captions at the length limit and, on the generated scenes, "
-        "attention correctness, greedy and with beam search.",
+        "attention correctness, greedy and with beam search. For a "
+        "summarizer: ROUGE-1/2/L F1 against the best reference beside the "
+        "lead baseline, the repetition rate and, on the generated reports, "
+        "the share of unseen names copied, greedy and with beam search.",
     )
     evaluate.add_argument("model")
     add_arguments(evaluate, DATA_OPTIONS)
@@ -194,7 +197,8 @@ def _add_evaluate(commands):
         help="translation: as given to train (for the embedded dates the "
         "test dates follow the training dates, so another value evaluates "
         "on other dates, possibly ones the model was trained on); "
-        "captioning: evaluate the first N test images only",
+        "captioning and summarization: evaluate the first N test images "
+        "or documents only",
     )
     evaluate.add_argument("--seed", type=int, default=0)
 

@@ -18,6 +18,7 @@ NOTEBOOKS = [
     "02_attention_layers_in_your_model.ipynb",
     "03_translation_zoo_and_tensorboard.ipynb",
     "04_captioning_and_image_attention.ipynb",
+    "05_summarization_copy_and_coverage.ipynb",
 ]
 KERNEL_NAME = "python3"
 CELL_TIMEOUT_SECONDS = 300

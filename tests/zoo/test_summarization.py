@@ -357,3 +357,38 @@ def test_copy_rate_counts_whole_names_only():
     )
     assert rate == pytest.approx(1 / 3)
     assert inference.name_copy_rate(["x"], [[]]) is None
+
+
+JAX_TRAINING = """
+import keras
+from tests.zoo.test_summarization import _tiny_setup
+from zoo.summarization.inference import summarize_texts
+reports, _, model, dataset = _tiny_setup("pointer-generator", True, 48)
+model.compile(optimizer=keras.optimizers.Adam(1e-2))
+history = model.fit(dataset.take(2), epochs=2, verbose=0)
+(summary,) = summarize_texts(model, [reports["test"][0].text], beam_width=2)
+print("tokens", len(summary["tokens"]), summary["attention"].shape[1])
+print("backend", keras.backend.backend(), history.history["loss"])
+"""
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="starts its own backend"
+)
+def test_training_and_beam_search_run_on_jax():
+    pytest.importorskip("jax")
+    result = subprocess.run(
+        [sys.executable, "-c", JAX_TRAINING],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, KERAS_BACKEND="jax", CUDA_VISIBLE_DEVICES=""),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "backend jax" in result.stdout
+    losses = json.loads(result.stdout.split("backend jax")[1].replace("'", '"'))
+    assert losses[1] < losses[0]
+    tokens, source_length = map(
+        int, result.stdout.split("tokens")[1].split()[:2]
+    )
+    assert tokens >= 1 and source_length > 5

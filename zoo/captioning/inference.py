@@ -1,7 +1,6 @@
 """Captioning with a trained `ShowAttendTell`: batches, text and scores."""
 
 import time
-import weakref
 
 import keras
 import numpy as np
@@ -14,52 +13,16 @@ from zoo.captioning.data import reference_alignment
 from zoo.captioning.vocabulary import END_ID
 from zoo.captioning.vocabulary import PAD_ID
 from zoo.captioning.vocabulary import normalize_caption
-
-# Compiled decoders, per model and beam width; weak keys let models go.
-_COMPILED = weakref.WeakKeyDictionary()
+from zoo.compiled import compiled
 
 
 def _decoder(model, beam_width, length_penalty):
-    decoders = _COMPILED.setdefault(model, {})
-    key = (beam_width, length_penalty)
-    if key not in decoders:
-
-        def decode(images):
-            return model.caption_ids(
-                images, beam_width=beam_width, length_penalty=length_penalty
-            )
-
-        backend = keras.backend.backend()
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            # One XLA program for the whole loop: several times faster than
-            # running its ops one by one.
-            decode = tf.function(decode, jit_compile=True, autograph=False)
-        elif backend == "jax":
-            decode = _jax_decoder(model, beam_width, length_penalty)
-        decoders[key] = decode
-    return decoders[key]
-
-
-def _jax_decoder(model, beam_width, length_penalty):
-    """A `jax.jit` decoder that reads the model's current weights."""
-    import jax
-
-    @jax.jit
-    def decode_with(values, images):
-        mapping = list(zip(model.variables, values, strict=True))
-        with keras.StatelessScope(state_mapping=mapping):
-            return model.caption_ids(
-                images, beam_width=beam_width, length_penalty=length_penalty
-            )
-
     def decode(images):
-        # Passed in, not captured: a captured weight would be a constant
-        # of the compiled program, stale once training goes on.
-        return decode_with([v.value for v in model.variables], images)
+        return model.caption_ids(
+            images, beam_width=beam_width, length_penalty=length_penalty
+        )
 
-    return decode
+    return compiled(model, ("caption", beam_width, length_penalty), decode)
 
 
 def caption_arrays(

@@ -634,29 +634,10 @@ def load_summarization_data(
             given[split] = load_file(spec)
     missing = [split for split in ("valid", "test") if split not in given]
     if missing:
-        carved = split_pairs(
-            train,
-            valid_fraction=valid_fraction if "valid" in missing else 0.0,
-            test_fraction=test_fraction if "test" in missing else 0.0,
-            seed=seed,
+        train, carved_splits = _carve(
+            train, missing, source, valid_fraction, test_fraction, seed
         )
-        fractions = {"valid": valid_fraction, "test": test_fraction}
-        empty = [
-            split
-            for split in ["train", *missing]
-            if not carved[split] and (split == "train" or fractions[split])
-        ]
-        if empty:
-            raise ValueError(
-                f"{source} holds {len(train):,} examples, too few to carve "
-                + " and ".join(
-                    f"{split} ({fractions[split]:.0%})" for split in missing
-                )
-                + f" from them: the {' and '.join(empty)} split would be "
-                "empty. Give more examples, or the missing splits as files."
-            )
-        train = carved["train"]
-        given.update({split: carved[split] for split in missing})
+        given.update(carved_splits)
         source += f" ({' and '.join(missing)} carved with seed {seed})"
     if max_examples is not None and len(train) > max_examples:
         kept = sorted(
@@ -669,3 +650,29 @@ def load_summarization_data(
         "test": given["test"],
         "source": source,
     }
+
+
+def _carve(train, missing, source, valid_fraction, test_fraction, seed):
+    """Carves the `missing` splits from `train`: `(train, {split: ...})`."""
+    carved = split_pairs(
+        train,
+        valid_fraction=valid_fraction if "valid" in missing else 0.0,
+        test_fraction=test_fraction if "test" in missing else 0.0,
+        seed=seed,
+    )
+    fractions = {"valid": valid_fraction, "test": test_fraction}
+    empty = [
+        split
+        for split in ["train", *missing]
+        if not carved[split] and (split == "train" or fractions[split])
+    ]
+    if empty:
+        raise ValueError(
+            f"{source} holds {len(train):,} examples, too few to carve "
+            + " and ".join(
+                f"{split} ({fractions[split]:.0%})" for split in missing
+            )
+            + f" from them: the {' and '.join(empty)} split would be "
+            "empty. Give more examples, or the missing splits as files."
+        )
+    return carved["train"], {split: carved[split] for split in missing}

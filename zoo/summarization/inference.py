@@ -7,19 +7,17 @@ summary) and which tokens were copied.
 """
 
 import time
-import weakref
 
 import keras
 import numpy as np
 
 from keras_attention.metrics import repetition_rate
 from keras_attention.metrics import summary_scores
+from zoo.compiled import compiled
 from zoo.summarization.data import encode_documents
 from zoo.text.word_vocabulary import END_ID
 from zoo.text.word_vocabulary import PAD_ID
 
-# Compiled decoders, per model and settings; weak keys let models go.
-_COMPILED = weakref.WeakKeyDictionary()
 # A generated token counts as copied when the model is more likely to copy
 # than to generate at its step (or when it is an unknown word, which only
 # copying can produce).
@@ -27,51 +25,19 @@ COPY_THRESHOLD = 0.5
 
 
 def _decoder(model, settings):
-    decoders = _COMPILED.setdefault(model, {})
-    if settings not in decoders:
-        beam_width, length_penalty, no_repeat, max_length = settings
+    beam_width, length_penalty, no_repeat, max_length = settings
 
-        def decode(source_ids, extended_ids):
-            return model.summary_ids(
-                source_ids,
-                extended_ids,
-                beam_width=beam_width,
-                max_length=max_length,
-                length_penalty=length_penalty,
-                no_repeat_ngram_size=no_repeat,
-            )
-
-        backend = keras.backend.backend()
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            # One XLA program for the whole loop: several times faster than
-            # running its ops one by one.
-            decode = tf.function(decode, jit_compile=True, autograph=False)
-        elif backend == "jax":
-            decode = _jax_decoder(model, decode)
-        decoders[settings] = decode
-    return decoders[settings]
-
-
-def _jax_decoder(model, decode):
-    """A `jax.jit` decoder that reads the model's current weights."""
-    import jax
-
-    @jax.jit
-    def decode_with(values, source_ids, extended_ids):
-        mapping = list(zip(model.variables, values, strict=True))
-        with keras.StatelessScope(state_mapping=mapping):
-            return decode(source_ids, extended_ids)
-
-    def run(source_ids, extended_ids):
-        # Passed in, not captured: a captured weight would be a constant
-        # of the compiled program, stale once training goes on.
-        return decode_with(
-            [v.value for v in model.variables], source_ids, extended_ids
+    def decode(source_ids, extended_ids):
+        return model.summary_ids(
+            source_ids,
+            extended_ids,
+            beam_width=beam_width,
+            max_length=max_length,
+            length_penalty=length_penalty,
+            no_repeat_ngram_size=no_repeat,
         )
 
-    return run
+    return compiled(model, ("summary", *settings), decode)
 
 
 def decode_arrays(

@@ -162,7 +162,10 @@ class Summarizer(keras.Model):
         if arch == POINTER_GENERATOR:
             self.pointer_generator = PointerGenerator(name="pointer_generator")
         self.nll_tracker = keras.metrics.Mean(name="nll")
-        self.coverage_tracker = keras.metrics.Mean(name="coverage_loss")
+        # Only a coverage model reports the coverage loss (as a metric).
+        self.coverage_tracker = None
+        if self.coverage:
+            self.coverage_tracker = keras.metrics.Mean(name="coverage_loss")
 
     @property
     def vocabulary_size(self):

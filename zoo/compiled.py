@@ -1,0 +1,62 @@
+"""Decoders compiled once per model, for the backend that runs them.
+
+A decoding loop runs many small ops per step; compiled as one program
+(XLA on TensorFlow, `jax.jit` on JAX) it is several times faster than op
+by op. The compiled functions are cached per model (weakly, so models can
+be freed) and per key (the decoding settings).
+"""
+
+import weakref
+
+import keras
+
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def compiled(model, key, function):
+    """`function(*arrays)` compiled for the backend, cached per model and key.
+
+    Args:
+        model: The Keras model whose weights `function` reads.
+        key: A hashable value naming what `function` computes (the
+            decoding settings): one compiled function per key and model.
+        function: A function of tensors (the arrays to decode) that calls
+            `model`.
+
+    Returns:
+        A function of the same arguments. On JAX the model's current
+        weights are passed into the compiled program at every call, so it
+        stays right while training goes on; on PyTorch it is `function`.
+    """
+    functions = _COMPILED.setdefault(model, {})
+    if key not in functions:
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            functions[key] = tf.function(
+                function, jit_compile=True, autograph=False
+            )
+        elif backend == "jax":
+            functions[key] = _jax_compiled(model, function)
+        else:
+            functions[key] = function
+    return functions[key]
+
+
+def _jax_compiled(model, function):
+    """A `jax.jit` function that reads the model's current weights."""
+    import jax
+
+    @jax.jit
+    def run_with(values, *arrays):
+        mapping = list(zip(model.variables, values, strict=True))
+        with keras.StatelessScope(state_mapping=mapping):
+            return function(*arrays)
+
+    def run(*arrays):
+        # Passed in, not captured: a captured weight would be a constant
+        # of the compiled program, stale once training goes on.
+        return run_with([v.value for v in model.variables], *arrays)
+
+    return run
