@@ -194,8 +194,7 @@ def verdicts(all_results, beam_name):
             lines.append(
                 f"coverage lowers the repetition rate ({beam_name}: "
                 f"{plain[beam_name]['repetition']:.1f}% -> "
-                f"{best['repetition']:.1f}%): "
-                + ("met" if lower else "missed")
+                f"{best['repetition']:.1f}%): " + ("met" if lower else "missed")
             )
     return "\n".join(lines)
 

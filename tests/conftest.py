@@ -53,18 +53,3 @@ def gradient(function, inputs):
     inputs = torch.tensor(inputs, requires_grad=True)
     function(inputs).sum().backward()
     return inputs.grad.numpy()
-
-
-def pytest_collection_modifyitems(config, items):
-    """Runs the other-backend reruns first: they are the longest tests.
-
-    With `--dist loadfile` a worker takes a whole file; started last, the
-    backend reruns (several minutes each) would leave the other worker
-    idle at the end of the run.
-    """
-    first = [item for item in items if item.nodeid.startswith(_BACKENDS)]
-    rest = [item for item in items if not item.nodeid.startswith(_BACKENDS)]
-    items[:] = first + rest
-
-
-_BACKENDS = "tests/test_backends.py"
