@@ -1,66 +1,14 @@
 """Keras callback writing attention heatmaps, decoded text and metrics."""
 
-import math
 import os
-import re
-from collections.abc import Mapping
 
 import keras
-import numpy as np
 
-from keras_attention.metrics.attention_correctness import attention_correctness
-from keras_attention.metrics.text_scores import text_scores
-from keras_attention.visualization.plot_attention import _crop_attention
-from keras_attention.visualization.plot_attention import _prepare_marks
-from keras_attention.visualization.plot_attention import _prepare_values
-from keras_attention.visualization.plot_attention import _to_numpy
-from keras_attention.visualization.plot_attention import _token_to_text
-from keras_attention.visualization.plot_attention import _tokens_to_text
-from keras_attention.visualization.plot_attention import attention_to_image
-from keras_attention.visualization.plot_image_attention import _attention_grid
-from keras_attention.visualization.plot_image_attention import _flatten_cells
-from keras_attention.visualization.plot_image_attention import (
-    _image_to_unit_float,
-)
-from keras_attention.visualization.plot_image_attention import (
-    image_attention_to_image,
-)
-
-_REQUIRED_KEYS = ("source_tokens", "output_tokens", "attention")
-_OPTIONAL_KEYS = (
-    "hypothesis",
-    "source",
-    "key_tokens",
-    "alignment",
-    "output_values",
-    "source_values",
-    "marked_outputs",
-)
-# Samples of image captioners attend to the cells of an image grid.
-_IMAGE_REQUIRED_KEYS = ("image", "output_tokens", "attention")
-_IMAGE_OPTIONAL_KEYS = ("hypothesis", "source", "grid_shape", "alignment")
-# Separates the references of one sample in the text table.
-_REFERENCE_SEPARATOR = " / "
-# Keys whose value may be a dict from attention layer name (or value label)
-# to per-sample data.
-_PER_LAYER_KEYS = ("attention", "key_tokens", "output_values", "source_values")
-# Scalar tags of their own, which an `output_values` label must not take.
-_RESERVED_LABELS = (
-    "entropy",
-    "attention_correctness",
-    "attention_correctness_best_head",
-    "text",
-)
-_SAMPLE_TAG = re.compile(r"sample_\d+")
-# Under the text table when a hypothesis has marked (bold) words.
-_MARKS_LEGEND = "**bold**: copied from the source"
-# Characters that would end a table cell, start emphasis or code, or be
-# taken for HTML (e.g. "<unk>") in TensorBoard's Markdown renderer.
-_MARKDOWN_SPECIAL = "\\`*_|<>[]"
-# Runs of ASCII whitespace and of the line breaks of `str.splitlines`: a
-# line break would end the table row. Other (e.g. non-breaking) spaces are
-# kept as they are.
-_BREAKING_WHITESPACE = re.compile(r"[ \t\n\r\f\v\x1c-\x1e\x85\u2028\u2029]+")
+from keras_attention.callbacks import _decoded
+from keras_attention.callbacks import _summary_scalars
+from keras_attention.callbacks import _summary_text
+from keras_attention.visualization import attention_to_image
+from keras_attention.visualization import image_attention_to_image
 
 
 def _import_tensorflow():
@@ -79,531 +27,12 @@ def _import_tensorflow():
     return tf
 
 
-def _exact_match(hypotheses, references):
-    return text_scores(hypotheses, references)["exact_match"]
-
-
-def _corpus_bleu(hypotheses, references):
-    return text_scores(hypotheses, references)["bleu"]
-
-
-_BUILTIN_METRICS = {"exact_match": _exact_match, "bleu": _corpus_bleu}
-
-
-def _resolve_metrics(metric):
-    specs = metric if isinstance(metric, (list, tuple)) else [metric]
-    resolved = {}
-    for spec in specs:
-        if spec is None:
-            continue
-        if isinstance(spec, str):
-            if spec not in _BUILTIN_METRICS:
-                raise ValueError(
-                    "`metric` must be one of "
-                    f"{sorted(_BUILTIN_METRICS)}, a callable, None or a list "
-                    f"of these. Received: metric={metric!r}"
-                )
-            metric_name, metric_fn = spec, _BUILTIN_METRICS[spec]
-        elif callable(spec):
-            metric_name = getattr(spec, "__name__", "")
-            if not metric_name.isidentifier():
-                metric_name = "metric"
-            metric_fn = spec
-        else:
-            raise ValueError(
-                "`metric` must be one of "
-                f"{sorted(_BUILTIN_METRICS)}, a callable, None or a list of "
-                f"these. Received: metric={metric!r}"
-            )
-        if metric_name in resolved:
-            raise ValueError(
-                "Each metric in `metric` needs a distinct name (the name of "
-                f"a callable is its `__name__`). Received duplicate name "
-                f"{metric_name!r} in metric={metric!r}"
-            )
-        resolved[metric_name] = metric_fn
-    return resolved
-
-
-def _references(values):
-    """Each entry as `str`, or as a list of `str` for several references."""
-    if hasattr(values, "numpy"):
-        values = values.numpy()
-    if isinstance(values, (str, bytes)):
+def _check_count(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(
-            "`references` must be a sequence of strings (or of lists of "
-            "strings), one entry per sample, not a single string. "
-            f"Received: references={values!r}"
+            f"`{name}` must be an integer >= {minimum}. Received: "
+            f"{name}={value!r}"
         )
-    references = []
-    for index, value in enumerate(values):
-        if isinstance(value, (list, tuple)) or (
-            isinstance(value, np.ndarray) and value.ndim == 1
-        ):
-            texts = [
-                _token_to_text(text, f"references[{index}]") for text in value
-            ]
-            if not texts:
-                raise ValueError(
-                    f"`references[{index}]` must hold at least one reference "
-                    f"string. Received: references[{index}]={value!r}"
-                )
-            references.append(texts)
-        else:
-            references.append(_token_to_text(value, "references"))
-    return references
-
-
-def _escape_markdown(text):
-    text = _BREAKING_WHITESPACE.sub(" ", text).strip(" ")
-    return "".join(
-        "\\" + char if char in _MARKDOWN_SPECIAL else char for char in text
-    )
-
-
-def _marked_hypothesis(output_tokens, marks):
-    """Markdown of the output tokens joined by spaces, marked ones bold."""
-    words = []
-    for token, marked in zip(output_tokens, marks, strict=True):
-        text = _escape_markdown(token)
-        # "****" would render as a horizontal rule or literal stars.
-        if marked and text:
-            text = f"**{text}**"
-        if text:
-            words.append(text)
-    return " ".join(words)
-
-
-def _markdown_table(sources, references, hypotheses, marked=None):
-    """Markdown table of the samples.
-
-    `marked` holds per sample `None` or `(output_tokens, marks)`; a sample
-    with marks shows its tokens as hypothesis, the marked ones in bold,
-    and a legend line follows the table when any token is marked.
-    """
-    header = ["#", "Source"]
-    if references is not None:
-        header.append("Reference")
-    header.append("Hypothesis")
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
-    for index, (source, hypothesis) in enumerate(
-        zip(sources, hypotheses, strict=True)
-    ):
-        cells = [str(index), _escape_markdown(source)]
-        if references is not None:
-            reference = references[index]
-            if isinstance(reference, str):
-                reference = [reference]
-            cells.append(
-                _REFERENCE_SEPARATOR.join(
-                    _escape_markdown(text) for text in reference
-                )
-            )
-        if marked is not None and marked[index] is not None:
-            cells.append(_marked_hypothesis(*marked[index]))
-        else:
-            cells.append(_escape_markdown(hypothesis))
-        lines.append("| " + " | ".join(cells) + " |")
-    if marked is not None and any(
-        entry is not None and np.any(entry[1]) for entry in marked
-    ):
-        # A blank line ends the table; the next line would be a row.
-        lines.extend(["", _MARKS_LEGEND])
-    return "\n".join(lines)
-
-
-def _row_entropies(weights):
-    """Entropy in nats of every attention row (last axis) of `weights`.
-
-    Rows are renormalised to sum to one first, so the value is a proper
-    entropy even after padded source positions were cropped away; rows
-    without any mass are skipped.
-    """
-    rows = weights.reshape(-1, weights.shape[-1]).astype(np.float64)
-    totals = rows.sum(axis=-1)
-    rows = rows[totals > 0] / totals[totals > 0, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(rows > 0, rows * np.log(rows), 0.0)
-    return -terms.sum(axis=-1)
-
-
-def _unbatch(decoded):
-    """Turns a dict of per-sample sequences into a list of sample dicts."""
-    columns = {}
-    for key, value in decoded.items():
-        if key in _PER_LAYER_KEYS and isinstance(value, dict):
-            for layer_name, layer_value in value.items():
-                columns[(key, layer_name)] = layer_value
-        else:
-            columns[key] = value
-    lengths = {key: len(value) for key, value in columns.items()}
-    if len(set(lengths.values())) > 1:
-        raise ValueError(
-            "When `decode_fn` returns a dict, every value must hold one "
-            "entry per sample, so all lengths must be equal. Received "
-            f"lengths: {lengths}"
-        )
-    num_samples = next(iter(lengths.values()), 0)
-    samples = []
-    for index in range(num_samples):
-        sample = {}
-        for key, value in columns.items():
-            if isinstance(key, tuple):
-                sample.setdefault(key[0], {})[key[1]] = value[index]
-            else:
-                sample[key] = value[index]
-        samples.append(sample)
-    return samples
-
-
-def _check_attention(weights, sample_index, layer_name, num_keys, num_out):
-    weights = _to_numpy(weights)
-    where = f"sample {sample_index}"
-    if layer_name is not None:
-        where += f", layer {layer_name!r}"
-    if weights.ndim not in (2, 3):
-        raise ValueError(
-            "`attention` returned by `decode_fn` must have shape "
-            "[T_out, T_src] or [heads, T_out, T_src]. Received: "
-            f"attention.shape={tuple(weights.shape)} for {where}"
-        )
-    try:
-        weights = _crop_attention(weights, num_keys, num_out)
-    except ValueError as error:
-        raise ValueError(
-            "`attention` returned by `decode_fn` must cover "
-            f"len(output_tokens)={num_out} target steps and {num_keys} "
-            "attended positions (len(source_tokens), or the layer's "
-            "`key_tokens`). Received: "
-            f"attention.shape={tuple(weights.shape)} for {where}"
-        ) from error
-    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
-        raise ValueError(
-            "`attention` returned by `decode_fn` must hold finite, "
-            f"non-negative weights. Received min={np.min(weights)}, "
-            f"max={np.max(weights)} for {where}"
-        )
-    return weights
-
-
-def _fit_alignment(alignment, num_out, num_src, where):
-    """Bool `[num_out, num_src]` reference cells of a 2-D alignment array.
-
-    Rows beyond `num_out` are dropped and missing rows (or columns) have no
-    reference; columns beyond `num_src` must not mark any reference cell
-    of a kept row.
-    """
-    alignment = _to_numpy(alignment)
-    if alignment.ndim != 2:
-        raise ValueError(
-            f"{where} must have shape [T_out, T_src]. Received: "
-            f"alignment.shape={tuple(alignment.shape)}"
-        )
-    reference = alignment != 0
-    beyond = np.nonzero(reference[:num_out, num_src:])[1] + num_src
-    if beyond.size:
-        raise ValueError(
-            f"{where} marks source positions beyond the {num_src} source "
-            f"tokens. Received: alignment.shape={tuple(alignment.shape)} "
-            f"with references in columns {sorted(set(beyond.tolist()))}"
-        )
-    fitted = np.zeros((num_out, num_src), dtype=bool)
-    rows = min(num_out, reference.shape[0])
-    columns = min(num_src, reference.shape[1])
-    fitted[:rows, :columns] = reference[:rows, :columns]
-    return fitted
-
-
-def _fit_values(values, num_tokens, key, tokens_name, index):
-    """`{label: float32 [num_tokens]}` of a sample's `key` dict, or `{}`.
-
-    Longer arrays are cropped to the tokens like the attention (padding),
-    shorter ones raise.
-    """
-    where = f"for sample {index} returned by `decode_fn`"
-    if values is None:
-        return {}
-    if not isinstance(values, Mapping):
-        raise ValueError(
-            f"`{key}` must be a dict from label to one value per token of "
-            f"`{tokens_name}`. Received: {key}={values!r} {where}"
-        )
-    cropped = {}
-    for label, entry in values.items():
-        array = _to_numpy(entry)
-        if array.ndim != 1 or array.shape[0] < num_tokens:
-            raise ValueError(
-                f"`{key}[{label!r}]` must be 1-D with at least "
-                f"len({tokens_name})={num_tokens} values (longer arrays are "
-                f"cropped like the attention). Received: "
-                f"{key}[{label!r}].shape={tuple(array.shape)} {where}"
-            )
-        cropped[label] = array[:num_tokens]
-    try:
-        prepared = _prepare_values(cropped, num_tokens, key, tokens_name)
-    except ValueError as error:
-        raise ValueError(f"{error} ({where})") from error
-    return dict(prepared)
-
-
-def _fit_marks(marks, num_out, index):
-    """Bool `[num_out]` marks of a sample, cropped like the outputs."""
-    if marks is None:
-        return None
-    where = f"for sample {index} returned by `decode_fn`"
-    array = _to_numpy(marks)
-    if array.ndim != 1 or array.shape[0] < num_out:
-        raise ValueError(
-            "`marked_outputs` must be 1-D with at least "
-            f"len(output_tokens)={num_out} bools (longer arrays are cropped "
-            "like the attention). Received: "
-            f"marked_outputs.shape={tuple(array.shape)} {where}"
-        )
-    try:
-        return _prepare_marks(array[:num_out], num_out)
-    except ValueError as error:
-        raise ValueError(f"{error} ({where})") from error
-
-
-def _check_alignments(alignments):
-    if alignments is None:
-        return None
-    if hasattr(alignments, "numpy"):
-        alignments = alignments.numpy()
-    if isinstance(alignments, (str, bytes, dict)) or not hasattr(
-        alignments, "__len__"
-    ):
-        raise ValueError(
-            "`alignments` must be a sequence with one [T_out, T_src] array "
-            "(or, for image samples, [T_out, L] or [T_out, h, w]; or None) "
-            f"per sample. Received: alignments={alignments!r}"
-        )
-    checked = []
-    for index, alignment in enumerate(alignments):
-        if alignment is not None:
-            alignment = _to_numpy(alignment)
-            if alignment.ndim not in (2, 3):
-                raise ValueError(
-                    "`alignments` must hold one [T_out, T_src] array (or, "
-                    "for image samples, [T_out, L] or [T_out, h, w]; or "
-                    "None) per sample. Received: "
-                    f"alignments[{index}].shape={tuple(alignment.shape)}"
-                )
-        checked.append(alignment)
-    return checked
-
-
-def _layer_correctness(decoded, layer_name):
-    """`(mean, best_head)` attention correctness of one layer, pooled.
-
-    `best_head` is `None` for 2-D weights; both are `None` when no sample
-    has an alignment for the layer, and NaN when no step has a reference.
-    """
-    pairs = [
-        (sample["attention"][layer_name], sample["alignment"])
-        for sample in decoded
-        if sample["alignment"] is not None
-        and layer_name in sample["aligned_layers"]
-    ]
-    if not pairs:
-        return None, None
-    head_shapes = {weights.shape[:-2] for weights, _ in pairs}
-    if len(head_shapes) > 1:
-        raise ValueError(
-            "To score attention correctness, every sample with an "
-            "alignment must have the same number of attention heads. "
-            f"Received weights of shapes "
-            f"{[weights.shape for weights, _ in pairs]}"
-            + ("" if layer_name is None else f" for layer {layer_name!r}")
-        )
-    (head_shape,) = head_shapes
-    num_out = max(weights.shape[-2] for weights, _ in pairs)
-    num_src = max(weights.shape[-1] for weights, _ in pairs)
-    attention = np.zeros(
-        (len(pairs), *head_shape, num_out, num_src), dtype=np.float32
-    )
-    alignment = np.zeros((len(pairs), num_out, num_src), dtype=bool)
-    for index, (weights, reference) in enumerate(pairs):
-        rows, columns = weights.shape[-2:]
-        attention[index, ..., :rows, :columns] = weights
-        alignment[index, :rows, :columns] = reference
-    best = None if not head_shape else math.nan
-    if not alignment.any():
-        return math.nan, best
-
-    def score(heads):
-        value = attention_correctness(attention, alignment, heads=heads)
-        return float(keras.ops.convert_to_numpy(value))
-
-    return score("mean"), (None if best is None else score("best"))
-
-
-def _fit_image_alignment(alignment, num_out, grid, where):
-    """Bool `[num_out, h * w]` reference cells of an image sample."""
-    try:
-        flat = _flatten_cells(alignment, grid, "alignment")
-    except ValueError as error:
-        raise ValueError(f"{where}: {error}") from error
-    return _fit_alignment(flat, num_out, grid[0] * grid[1], where)
-
-
-def _normalize_image_sample(sample, index):
-    missing = [key for key in _IMAGE_REQUIRED_KEYS if key not in sample]
-    if missing:
-        raise ValueError(
-            f"Each image sample returned by `decode_fn` must have the keys "
-            f"{list(_IMAGE_REQUIRED_KEYS)} (optionally "
-            f"{list(_IMAGE_OPTIONAL_KEYS)}). Received: keys "
-            f"{sorted(sample)} for sample {index}, missing {missing}"
-        )
-    if "source_tokens" in sample or "key_tokens" in sample:
-        raise ValueError(
-            "A sample returned by `decode_fn` attends either to "
-            "`source_tokens` or to the cells of an `image`, not both, and "
-            "image samples take no `key_tokens`. Received: keys "
-            f"{sorted(sample)} for sample {index}"
-        )
-    output_tokens = _tokens_to_text(sample["output_tokens"], "output_tokens")
-    attention = sample["attention"]
-    if isinstance(attention, dict):
-        raise ValueError(
-            "`attention` of an image sample must be one array of shape "
-            "[T_out, L] or [T_out, h, w] (one attention layer; average "
-            "heads before returning it), not a dict. Received: "
-            f"attention={attention!r} for sample {index}"
-        )
-    where = f"image sample {index} returned by `decode_fn`"
-    try:
-        picture = _image_to_unit_float(sample["image"])
-        weights, grid = _attention_grid(
-            attention, sample.get("grid_shape"), len(output_tokens)
-        )
-    except ValueError as error:
-        raise ValueError(f"{error} (for {where})") from error
-    alignment = sample.get("alignment")
-    if alignment is not None:
-        alignment = _fit_image_alignment(
-            alignment,
-            len(output_tokens),
-            grid,
-            f"`alignment` returned by `decode_fn` for sample {index}",
-        )
-    hypothesis = sample.get("hypothesis")
-    if hypothesis is None:
-        hypothesis = " ".join(output_tokens)
-    source = sample.get("source")
-    if source is None:
-        source = f"image {index}"
-    return {
-        "image": picture,
-        "grid_shape": grid,
-        "output_tokens": output_tokens,
-        "attention": {None: weights},
-        "hypothesis": _token_to_text(hypothesis, "hypothesis"),
-        "source": _token_to_text(source, "source"),
-        "alignment": alignment,
-        "aligned_layers": (None,),
-    }
-
-
-def _normalize_sample(sample, index):
-    if not isinstance(sample, dict):
-        raise ValueError(
-            "`decode_fn` must return a list of dicts (one per sample) or a "
-            f"dict of per-sample sequences. Received: sample {index} of "
-            f"type {type(sample).__name__}"
-        )
-    if "image" in sample:
-        return _normalize_image_sample(sample, index)
-    missing = [key for key in _REQUIRED_KEYS if key not in sample]
-    if missing:
-        raise ValueError(
-            f"Each sample returned by `decode_fn` must have the keys "
-            f"{list(_REQUIRED_KEYS)} (optionally {list(_OPTIONAL_KEYS)}; "
-            "image samples have `image` instead of `source_tokens`). "
-            f"Received: keys {sorted(sample)} for sample {index}, missing "
-            f"{missing}"
-        )
-    source_tokens = _tokens_to_text(sample["source_tokens"], "source_tokens")
-    output_tokens = _tokens_to_text(sample["output_tokens"], "output_tokens")
-    attention = sample["attention"]
-    layers = attention if isinstance(attention, dict) else {None: attention}
-    if not layers:
-        raise ValueError(
-            "`attention` returned by `decode_fn` must not be an empty dict. "
-            f"Received: attention={attention!r} for sample {index}"
-        )
-    key_tokens = sample.get("key_tokens", {})
-    if not isinstance(key_tokens, dict) or not set(key_tokens) <= set(layers):
-        raise ValueError(
-            "`key_tokens` returned by `decode_fn` must be a dict whose keys "
-            f"are attention layer names {sorted(map(str, layers))}. "
-            f"Received: key_tokens={key_tokens!r} for sample {index}"
-        )
-    layer_keys = {
-        layer_name: (
-            _tokens_to_text(key_tokens[layer_name], "key_tokens")
-            if layer_name in key_tokens
-            else source_tokens
-        )
-        for layer_name in layers
-    }
-    layers = {
-        layer_name: _check_attention(
-            weights,
-            index,
-            layer_name,
-            len(layer_keys[layer_name]),
-            len(output_tokens),
-        )
-        for layer_name, weights in layers.items()
-    }
-    hypothesis = sample.get("hypothesis")
-    if hypothesis is None:
-        hypothesis = " ".join(output_tokens)
-    source = sample.get("source")
-    if source is None:
-        source = " ".join(source_tokens)
-    alignment = sample.get("alignment")
-    if alignment is not None:
-        alignment = _fit_alignment(
-            alignment,
-            len(output_tokens),
-            len(source_tokens),
-            f"`alignment` returned by `decode_fn` for sample {index}",
-        )
-    return {
-        "source_tokens": source_tokens,
-        "output_tokens": output_tokens,
-        "attention": layers,
-        "key_tokens": layer_keys,
-        "hypothesis": _token_to_text(hypothesis, "hypothesis"),
-        "source": _token_to_text(source, "source"),
-        "alignment": alignment,
-        "aligned_layers": tuple(
-            layer_name for layer_name in layers if layer_name not in key_tokens
-        ),
-        "output_values": _fit_values(
-            sample.get("output_values"),
-            len(output_tokens),
-            "output_values",
-            "output_tokens",
-            index,
-        ),
-        "source_values": _fit_values(
-            sample.get("source_values"),
-            len(source_tokens),
-            "source_values",
-            "source_tokens",
-            index,
-        ),
-        "marked_outputs": _fit_marks(
-            sample.get("marked_outputs"), len(output_tokens), index
-        ),
-    }
 
 
 class AttentionSummary(keras.callbacks.Callback):
@@ -686,87 +115,52 @@ class AttentionSummary(keras.callbacks.Callback):
     summaries does not reserve GPU memory needed for training.
 
     **The `decode_fn` contract.** `decode_fn(samples)` returns either a
-    list of `N` dicts (one per sample) or one dict of per-sample sequences
-    of length `N` (e.g. a padded batch: a value `v` gives sample `i` the
-    entry `v[i]`; a dict of layers under `"attention"` is indexed per
-    layer). Each sample dict has the keys:
+    list of `N` samples or one dict of per-sample sequences of length `N`
+    (e.g. a padded batch: a value `v` gives sample `i` the entry `v[i]`; a
+    dict of layers under `"attention"`, or of labels under
+    `"output_values"` and `"source_values"`, is indexed per entry). A
+    sample is a `keras_attention.visualization.AttentionSample` or a dict
+    of its fields, converted by `AttentionSample.from_dict(sample,
+    padded=True)`, which validates it and whose docstring describes each
+    field. A token sample's dict has:
 
-    - `"source_tokens"`: sequence of `str` (or UTF-8 `bytes`), the source.
-    - `"output_tokens"`: sequence of `str` (or `bytes`), the generated
-      tokens, one per decoding step that is to be plotted.
-    - `"attention"`: the attention weights as a NumPy array (or backend
-      tensor) of shape `[T_out, T_src]`, or `[heads, T_out, T_src]` for
-      multi-head attention, where row `t` is the distribution over source
-      positions used to generate `output_tokens[t]`. Arrays may be larger
-      than the token lists (`T_out >= len(output_tokens)`,
-      `T_src >= len(source_tokens)`): padding is cropped away. For several
+    - `"source_tokens"` and `"output_tokens"`: sequences of `str` (or
+      UTF-8 `bytes`); one output token per decoding step to plot.
+    - `"attention"`: `[T_out, T_src]`, or `[heads, T_out, T_src]` for
+      multi-head attention, as a NumPy array or backend tensor; row `t` is
+      the distribution over source positions used to generate
+      `output_tokens[t]`. Padding beyond the tokens is cropped. For several
       attention layers pass a dict `{layer_name: weights}`; every sample
       must then use the same layer names.
-    - `"key_tokens"` (optional, named layers only): a dict
-      `{layer_name: tokens}` giving the tokens a layer attends to when they
-      are not the source tokens, e.g. `output_tokens` for decoder
-      self-attention (`[T_out, T_out]` weights).
-    - `"hypothesis"` (optional): the hypothesis text compared with the
-      reference; defaults to `" ".join(output_tokens)` (pass the
-      detokenized text for subword models).
-    - `"source"` (optional): source text for the text summary; defaults to
-      `" ".join(source_tokens)`.
-    - `"alignment"` (optional): the reference alignment of the sample, an
-      array of shape `[T_out, T_src]` (bool, or numeric with nonzero
-      reference cells) laid out like the last two axes of `"attention"`
-      and cropped like them; zero rows or missing rows mean no reference.
-    - `"output_values"` (optional): a dict `{label: values}` of numbers per
-      generated token, e.g. `{"p_gen": p_gen}`, the generation probability
-      of a pointer-generator network (See et al., 2017, Eq. 8); each
-      `values` is 1-D with at least `len(output_tokens)` finite entries,
-      cropped like the rows of `"attention"`. Drawn as columns right of
-      the heatmap of every layer of the sample (own scale: 0 to 1, widened
-      to the data outside it) and logged as the scalars `{name}/{label}`.
-    - `"source_values"` (optional): a dict `{label: values}` of numbers per
-      source token, e.g. `{"coverage": coverage}`, the attention summed
-      over the decoding steps (See et al., 2017, Eq. 10); each `values` is
-      1-D with at least `len(source_tokens)` finite entries, cropped like
-      the columns of `"attention"`. Drawn as rows below the heatmaps of the
-      layers over the source tokens (not of layers given `key_tokens`),
-      on a scale from 0 to the largest value.
-    - `"marked_outputs"` (optional): one bool (or 0/1) per generated token,
-      at least `len(output_tokens)` and cropped like them, `True` for the
-      words copied from the source. Marked tokens are bold and red in the
-      heatmaps and bold in the text table.
-
-    In the dict-of-sequences form, `"output_values"` and `"source_values"`
-    may be dicts `{label: [N, T] values}`, indexed per label like the
-    layers of `"attention"`.
+    - optionally `"key_tokens"` (`{layer_name: tokens}` for layers
+      attending to other tokens than the source, e.g. `output_tokens` for
+      decoder self-attention), `"hypothesis"` (the text compared with the
+      reference; default `" ".join(output_tokens)`, pass the detokenized
+      text for subword models), `"source"` (the source text of the table;
+      default `" ".join(source_tokens)`), `"alignment"` (the reference
+      alignment, `[T_out, T_src]`, zero or missing rows meaning no
+      reference), `"output_values"` (`{label: values}` per output token,
+      e.g. `{"p_gen": p_gen}`, See et al., 2017, Eq. 8, drawn beside every
+      layer's heatmap and logged as `{name}/{label}`), `"source_values"`
+      (`{label: values}` per source token, e.g. `{"coverage": coverage}`,
+      drawn below the heatmaps of the layers over the source tokens) and
+      `"marked_outputs"` (one bool per output token, `True` for the words
+      copied from the source: bold and red in the heatmaps, bold in the
+      text table). Value strips and marks may be padded like the attention.
 
     **Image samples.** An image captioner (e.g. Show, Attend and Tell)
-    attends to the cells of a grid over the picture instead of to source
-    tokens. Its sample dicts have `"image"` instead of `"source_tokens"`:
-
-    - `"image"`: the picture, `[H, W, 3]` RGB, `uint8` (or integer) in
-      `[0, 255]` or float (read as `[0, 1]` when its maximum is at most 1,
-      else as `[0, 255]`).
-    - `"output_tokens"`: the generated words, as above.
-    - `"attention"`: one attention layer, `[T_out, L]` over `L = h * w`
-      cells in row-major order or `[T_out, h, w]`; rows beyond
-      `len(output_tokens)` are cropped. Multi-head weights are not
-      supported: a 3-D array is always read as `[T_out, h, w]` and 4-D
-      arrays are refused, so average the heads (or pick one) in
-      `decode_fn`. A dict of layers is refused too.
-    - `"grid_shape"` (optional): `(h, w)` of `[T_out, L]` attention;
-      inferred as a square grid when `L` is a perfect square.
-    - `"alignment"` (optional): the reference cells of each generated
-      word (e.g. the cells covered by the box of the object it names),
-      `[T_out, L]` or `[T_out, h, w]`, bool or numeric; rows of words
-      without a reference are all zero, and missing rows have none.
-      Constructor `alignments` may hold the same arrays for image samples.
-    - `"hypothesis"` (optional): as above.
-    - `"source"` (optional): text of the sample in the table; defaults to
-      `f"image {i}"`.
-
-    Entropy (over the `L` cells) and attention correctness (the attention
-    mass on the reference cells, Liu et al., 2017) are computed on the
-    flattened `[T_out, L]` weights exactly as for token attention, and
-    pooled with the token samples, if any.
+    attends to the cells of a grid over the picture. Its samples have
+    `"image"` (the picture, `[H, W, 3]` RGB) instead of `"source_tokens"`,
+    one attention layer `"attention"` of shape `[T_out, L]` over
+    `L = h * w` cells in row-major order or `[T_out, h, w]` (average the
+    heads, or pick one, in `decode_fn`), optionally `"grid_shape"`
+    (`(h, w)`, inferred as a square grid when `L` is a perfect square) and
+    an `"alignment"` of `[T_out, L]` or `[T_out, h, w]` reference cells
+    (e.g. those of the box of the object a word names); their `"source"`
+    defaults to `f"image {i}"`. Entropy (over the `L` cells) and attention
+    correctness (the attention mass on the reference cells, Liu et al.,
+    2017) are computed on the flattened `[T_out, L]` weights exactly as for
+    token attention, and pooled with the token samples, if any.
 
     `decode_fn` usually closes over the model being trained, e.g. runs a
     greedy or beam search decoder on `samples` and returns its attention.
@@ -902,24 +296,8 @@ class AttentionSummary(keras.callbacks.Callback):
                 "`decode_fn` must be callable. Received: "
                 f"decode_fn={decode_fn!r}"
             )
-        if (
-            isinstance(every_n_epochs, bool)
-            or not isinstance(every_n_epochs, int)
-            or every_n_epochs < 1
-        ):
-            raise ValueError(
-                "`every_n_epochs` must be an integer >= 1. Received: "
-                f"every_n_epochs={every_n_epochs!r}"
-            )
-        if (
-            isinstance(max_images, bool)
-            or not isinstance(max_images, int)
-            or max_images < 0
-        ):
-            raise ValueError(
-                "`max_images` must be an integer >= 0. Received: "
-                f"max_images={max_images!r}"
-            )
+        _check_count(every_n_epochs, "every_n_epochs", 1)
+        _check_count(max_images, "max_images", 0)
         if not isinstance(name, str) or not name.strip("/"):
             raise ValueError(
                 f"`name` must be a non-empty string. Received: name={name!r}"
@@ -932,16 +310,18 @@ class AttentionSummary(keras.callbacks.Callback):
         self.samples = samples
         self.logdir = os.fspath(logdir)
         self.references = (
-            None if references is None else _references(references)
+            None
+            if references is None
+            else _summary_text.check_references(references)
         )
         self.every_n_epochs = every_n_epochs
         self.max_images = max_images
         self.metric = metric
-        self._metric_fns = _resolve_metrics(metric)
+        self._metric_fns = _summary_scalars.resolve_metrics(metric)
         self.name = name.strip("/")
         self.write_on_train_begin = write_on_train_begin
         self.image_dpi = image_dpi
-        self.alignments = _check_alignments(alignments)
+        self.alignments = _decoded.check_alignments(alignments)
         self._writer = None
 
     @property
@@ -970,46 +350,14 @@ class AttentionSummary(keras.callbacks.Callback):
         """Runs `decode_fn` and validates its output.
 
         Returns:
-            A list with one dict per sample holding `source_tokens` and
-            `output_tokens` (lists of `str`), `attention` (a dict from layer
-            name, or `None` for a single unnamed layer, to the cropped NumPy
-            weights), `key_tokens` (a dict with the same keys, to the list
-            of attended tokens), `hypothesis` and `source` (`str`),
-            `alignment` (`None` or a bool `[len(output_tokens),
-            len(source_tokens)]` array of the reference cells) and
-            `aligned_layers` (the names of the layers over the source
-            tokens, which the alignment applies to). An image sample
-            instead holds `image` (float32 `[H, W, 3]` in `[0, 1]`),
-            `grid_shape` (`(h, w)`), `output_tokens`, `attention`
-            (`{None: [len(output_tokens), h * w] weights}`), `hypothesis`,
-            `source`, `alignment` (`None` or bool `[len(output_tokens),
-            h * w]`) and `aligned_layers` (`(None,)`). A token sample also
-            holds `output_values` and `source_values` (dicts from label,
-            `str`, to float32 arrays cropped to `len(output_tokens)` and
-            `len(source_tokens)`; empty when not given) and
-            `marked_outputs` (`None` or bool `[len(output_tokens)]`).
+            A list with one `keras_attention.visualization.AttentionSample`
+            per sample (dicts converted with `AttentionSample.from_dict`,
+            padded arrays cropped), the constructor's `alignments` filled in
+            where a sample has no alignment of its own.
         """
-        decoded = self.decode_fn(self.samples)
-        if isinstance(decoded, dict):
-            decoded = _unbatch(decoded)
-        if not isinstance(decoded, (list, tuple)) or not decoded:
-            raise ValueError(
-                "`decode_fn` must return a non-empty list of dicts (one per "
-                "sample) or a dict of per-sample sequences. Received: "
-                f"{decoded!r}"
-            )
-        decoded = [
-            _normalize_sample(sample, index)
-            for index, sample in enumerate(decoded)
-        ]
-        layer_names = list(decoded[0]["attention"])
-        for index, sample in enumerate(decoded):
-            if list(sample["attention"]) != layer_names:
-                raise ValueError(
-                    "Every sample returned by `decode_fn` must have the same "
-                    f"attention layers. Received: {layer_names} for sample "
-                    f"0 and {list(sample['attention'])} for sample {index}"
-                )
+        decoded = _decoded.decoded_samples(
+            self.decode_fn(self.samples), self.alignments
+        )
         if self.references is not None and len(self.references) != len(decoded):
             raise ValueError(
                 "`references` must hold one string per decoded sample (or "
@@ -1017,31 +365,6 @@ class AttentionSummary(keras.callbacks.Callback):
                 f"len(references)={len(self.references)} for "
                 f"{len(decoded)} samples returned by `decode_fn`"
             )
-        if self.alignments is not None:
-            if len(self.alignments) != len(decoded):
-                raise ValueError(
-                    "`alignments` must hold one array (or None) per decoded "
-                    f"sample. Received: len(alignments)={len(self.alignments)}"
-                    f" for {len(decoded)} samples returned by `decode_fn`"
-                )
-            for index, sample in enumerate(decoded):
-                alignment = self.alignments[index]
-                if sample["alignment"] is not None or alignment is None:
-                    continue
-                if "image" in sample:
-                    sample["alignment"] = _fit_image_alignment(
-                        alignment,
-                        len(sample["output_tokens"]),
-                        sample["grid_shape"],
-                        f"`alignments[{index}]`",
-                    )
-                else:
-                    sample["alignment"] = _fit_alignment(
-                        alignment,
-                        len(sample["output_tokens"]),
-                        len(sample["source_tokens"]),
-                        f"`alignments[{index}]`",
-                    )
         return decoded
 
     def compute_scalars(self, decoded):
@@ -1055,55 +378,28 @@ class AttentionSummary(keras.callbacks.Callback):
         """
         scalars = {}
         if self.references is not None:
-            hypotheses = [sample["hypothesis"] for sample in decoded]
+            hypotheses = [sample.hypothesis for sample in decoded]
             for metric_name, metric_fn in self._metric_fns.items():
                 scalars[f"{self.name}/{metric_name}"] = float(
                     metric_fn(hypotheses, self.references)
                 )
-        for layer_name in decoded[0]["attention"]:
-            entropies = np.concatenate(
-                [
-                    _row_entropies(sample["attention"][layer_name])
-                    for sample in decoded
-                ]
-            )
-            tag = f"{self.name}/entropy"
-            if layer_name is not None:
-                tag += f"/{layer_name}"
-            scalars[tag] = (
-                float(np.mean(entropies)) if entropies.size else math.nan
-            )
-        for layer_name in decoded[0]["attention"]:
-            mean, best = _layer_correctness(decoded, layer_name)
+        layer_names = list(decoded[0].layers)
+        for layer_name in layer_names:
             suffix = "" if layer_name is None else f"/{layer_name}"
+            scalars[f"{self.name}/entropy{suffix}"] = (
+                _summary_scalars.mean_entropy(decoded, layer_name)
+            )
+        for layer_name in layer_names:
+            suffix = "" if layer_name is None else f"/{layer_name}"
+            mean, best = _summary_scalars.layer_correctness(decoded, layer_name)
             if mean is not None:
                 scalars[f"{self.name}/attention_correctness{suffix}"] = mean
             if best is not None:
                 tag = f"{self.name}/attention_correctness_best_head{suffix}"
                 scalars[tag] = best
-        # Pooled over the generated tokens of all samples with the label.
-        sums = {}
-        for sample in decoded:
-            for label, values in sample.get("output_values", {}).items():
-                total, count = sums.get(label, (0.0, 0))
-                sums[label] = (
-                    total + float(np.sum(values, dtype=np.float64)),
-                    count + values.size,
-                )
-        for label, (total, count) in sums.items():
-            if (
-                label in _RESERVED_LABELS
-                or label in self._metric_fns
-                or _SAMPLE_TAG.fullmatch(label)
-            ):
-                raise ValueError(
-                    "The labels of `output_values` returned by `decode_fn` "
-                    f"are written as scalars `{self.name}/{{label}}`, so they "
-                    "must differ from the callback's own tags "
-                    f"{sorted([*_RESERVED_LABELS, *self._metric_fns])} and "
-                    f"from `sample_{{i}}`. Received: label {label!r}"
-                )
-            scalars[f"{self.name}/{label}"] = total / count
+        scalars.update(
+            _summary_scalars.value_means(decoded, self.name, self._metric_fns)
+        )
         return scalars
 
     def write_summaries(self, step):
@@ -1124,76 +420,46 @@ class AttentionSummary(keras.callbacks.Callback):
             self._writer = tf.summary.create_file_writer(self.run_dir)
         with self._writer.as_default(step=step), tf.summary.record_if(True):
             for index, sample in enumerate(decoded[: self.max_images]):
-                self._write_images(tf, index, sample)
+                for tag, image in self._images(index, sample):
+                    tf.summary.image(tag, image[None], max_outputs=1)
             tf.summary.text(
                 f"{self.name}/text",
-                _markdown_table(
-                    [sample["source"] for sample in decoded],
-                    self.references,
-                    [sample["hypothesis"] for sample in decoded],
-                    [
-                        None
-                        if sample.get("marked_outputs") is None
-                        else (sample["output_tokens"], sample["marked_outputs"])
-                        for sample in decoded
-                    ],
-                ),
+                _summary_text.markdown_table(decoded, self.references),
             )
             for tag, value in scalars.items():
                 tf.summary.scalar(tag, value)
         self._writer.flush()
         return scalars
 
-    def _write_images(self, tf, index, sample):
-        if "image" in sample:
-            image = image_attention_to_image(
-                sample["image"],
-                sample["attention"][None],
-                sample["output_tokens"],
-                grid_shape=sample["grid_shape"],
-                alignment=sample["alignment"],
-                title=f"sample {index}",
-                dpi=self.image_dpi,
-            )
-            tf.summary.image(
-                f"{self.name}/sample_{index}", image[None], max_outputs=1
+    def _images(self, index, sample):
+        """Yields `(tag, uint8 image)` of every layer and head of a sample."""
+        if sample.image is not None:
+            yield (
+                f"{self.name}/sample_{index}",
+                image_attention_to_image(
+                    sample, title=f"sample {index}", dpi=self.image_dpi
+                ),
             )
             return
-        for layer_name, weights in sample["attention"].items():
-            alignment = None
-            if layer_name in sample["aligned_layers"]:
-                alignment = sample["alignment"]
+        for layer_name, weights in sample.layers.items():
             prefix = self.name
             title = f"sample {index}"
             if layer_name is not None:
                 prefix += f"/{layer_name}"
                 title += f", {layer_name}"
             prefix += f"/sample_{index}"
-            if weights.ndim == 2:
-                heads = {prefix: (weights, title)}
-            else:
-                heads = {
-                    f"{prefix}/head_{head}": (
-                        head_weights,
-                        f"{title}, head {head}",
-                    )
-                    for head, head_weights in enumerate(weights)
-                }
-            # Source values describe the source tokens, which only the
-            # layers without `key_tokens` attend to.
-            source_values = None
-            if layer_name in sample["aligned_layers"]:
-                source_values = sample["source_values"] or None
-            for tag, (head_weights, head_title) in heads.items():
-                image = attention_to_image(
-                    head_weights,
-                    sample["key_tokens"][layer_name],
-                    sample["output_tokens"],
-                    title=head_title,
-                    dpi=self.image_dpi,
-                    alignment=alignment,
-                    output_values=sample["output_values"] or None,
-                    source_values=source_values,
-                    marked_outputs=sample["marked_outputs"],
+            heads = [(None, prefix, title)]
+            if weights.ndim == 3:
+                heads = [
+                    (head, f"{prefix}/head_{head}", f"{title}, head {head}")
+                    for head in range(weights.shape[0])
+                ]
+            for head, tag, head_title in heads:
+                yield (
+                    tag,
+                    attention_to_image(
+                        sample.select(layer_name, head),
+                        title=head_title,
+                        dpi=self.image_dpi,
+                    ),
                 )
-                tf.summary.image(tag, image[None], max_outputs=1)

@@ -1,11 +1,28 @@
 """Image attention maps drawn over the picture, one panel per word.
 
-The panels of Xu et al. (2015, figures 2 and 3): for every generated word,
+The panels of Xu et al. (2015, figures 2 and 3): the picture in the first
+panel (titled with the title, or "image"), then for every generated word
 the picture with the attention of that decoding step over the grid of
-image regions (e.g. the 14 x 14 cells of a CNN feature map) upsampled to
-the picture's size and blended over it. Upsampling and blending happen in
-NumPy, so the pixels do not depend on Matplotlib's renderer; Matplotlib
-(imported on the first drawing) only lays out the panels and titles.
+image regions (e.g. the 14 x 14 cells of a CNN feature map) upsampled
+bilinearly to the picture's size and blended over it, titled with the
+word. Each map is scaled by its own maximum and coloured with the colormap
+(with the default `"gray"` the most attended pixels are whitened,
+unattended ones darkened); panel pixels are
+`(1 - alpha) * picture + alpha * cmap(map / max(map))`. Upsampling and
+blending happen in NumPy, so the pixels do not depend on Matplotlib's
+renderer; Matplotlib (imported on the first drawing, never through
+`pyplot`) only lays out the panels and titles.
+
+With an `alignment`, the reference cells of each word (e.g. the cells of
+the box of the object the word names) are outlined on its panel, one
+`matplotlib.patches.Rectangle` per cell along the cell's edges, in the
+colour `plot_attention` uses for reference cells.
+
+References:
+    - [Xu et al., 2015](https://arxiv.org/abs/1502.03044), "Show, Attend
+      and Tell: Neural Image Caption Generation with Visual Attention",
+      section 5.4 and figures 2-3 (the attention weights `alpha_ti` of
+      equations 4-5, one per image location `i`).
 """
 
 import math
@@ -14,11 +31,8 @@ import numbers
 import numpy as np
 
 from keras_attention._optional import import_optional
-from keras_attention.visualization.plot_attention import _draw_outlines
-from keras_attention.visualization.plot_attention import _new_figure
-from keras_attention.visualization.plot_attention import _render_to_array
-from keras_attention.visualization.plot_attention import _to_numpy
-from keras_attention.visualization.plot_attention import _tokens_to_text
+from keras_attention.visualization import _figure
+from keras_attention.visualization.attention_sample import AttentionSample
 
 _FEATURE = "plot_image_attention"
 _PANEL_INCHES = 2.0
@@ -31,160 +45,6 @@ _MAX_ASPECT = 4.0
 # Long captions shrink the panels so that the figure stays at most this
 # many inches wide and high (2400 pixels at the default dpi).
 _MAX_FIGURE_SIDE = 24.0
-
-
-def _image_to_unit_float(image, argument_name="image"):
-    """`image` as a float32 `[height, width, 3]` array in `[0, 1]`.
-
-    Integer images hold values in `[0, 255]`. Float images are read as
-    `[0, 1]` when their maximum is at most 1, else as `[0, 255]`.
-    """
-    image = _to_numpy(image)
-    if image.ndim != 3 or image.shape[-1] != 3 or 0 in image.shape:
-        raise ValueError(
-            f"`{argument_name}` must be an RGB picture of shape [height, "
-            f"width, 3]. Received: {argument_name}.shape="
-            f"{tuple(image.shape)}"
-        )
-    if image.dtype.kind in "iu":
-        if image.min() < 0 or image.max() > 255:
-            raise ValueError(
-                f"An integer `{argument_name}` must hold values in [0, 255]. "
-                f"Received: min={image.min()}, max={image.max()}"
-            )
-        return image.astype(np.float32) / 255.0
-    if image.dtype.kind in "bOSUMm":
-        raise ValueError(
-            f"`{argument_name}` must hold integer or float values. "
-            f"Received: dtype={image.dtype}"
-        )
-    if image.dtype.kind != "f":
-        # Floats outside NumPy's own kinds (e.g. bfloat16) convert exactly.
-        try:
-            image = image.astype(np.float32)
-        except (TypeError, ValueError) as error:
-            raise ValueError(
-                f"`{argument_name}` must hold integer or float values. "
-                f"Received: dtype={image.dtype}"
-            ) from error
-    image = image.astype(np.float32)
-    if not np.all(np.isfinite(image)) or image.min() < 0 or image.max() > 255:
-        raise ValueError(
-            f"A float `{argument_name}` must hold finite values in [0, 1] "
-            f"(or [0, 255]). Received: min={image.min()}, max={image.max()}"
-        )
-    if image.max() > 1.0:
-        image = image / 255.0
-    return image
-
-
-def _check_grid_shape(grid_shape):
-    if grid_shape is None:
-        return None
-    try:
-        height, width = grid_shape
-    except (TypeError, ValueError):
-        height = width = None
-    if not all(
-        isinstance(side, numbers.Integral)
-        and not isinstance(side, bool)
-        and side > 0
-        for side in (height, width)
-    ):
-        raise ValueError(
-            "`grid_shape` must be a pair of positive integers (h, w), the "
-            f"rows and columns of the attention grid. Received: "
-            f"grid_shape={grid_shape!r}"
-        )
-    return int(height), int(width)
-
-
-def _attention_grid(attention, grid_shape, num_steps):
-    """Flat `[num_steps, h * w]` attention weights and the grid `(h, w)`.
-
-    Args:
-        attention: `[T, L]` with `L = h * w`, or `[T, h, w]`; rows beyond
-            `num_steps` are cropped.
-        grid_shape: `(h, w)` or `None`; for `[T, L]` attention it is then
-            inferred as `(sqrt(L), sqrt(L))` when `L` is a perfect square.
-        num_steps: Number of generated words.
-
-    Returns:
-        `(weights, (h, w))` with `weights` a float32 array whose row `t`
-        is step `t`'s attention over the cells in row-major order.
-    """
-    attention = _to_numpy(attention)
-    grid_shape = _check_grid_shape(grid_shape)
-    if attention.ndim == 3:
-        grid = tuple(int(side) for side in attention.shape[1:])
-        if grid_shape is not None and grid_shape != grid:
-            raise ValueError(
-                "`grid_shape` must match the last two axes of a [T, h, w] "
-                f"`attention`. Received: grid_shape={grid_shape} and "
-                f"attention.shape={tuple(attention.shape)}"
-            )
-        attention = attention.reshape(attention.shape[0], -1)
-    elif attention.ndim == 2:
-        num_cells = attention.shape[1]
-        if grid_shape is not None:
-            grid = grid_shape
-            if grid[0] * grid[1] != num_cells:
-                raise ValueError(
-                    "`grid_shape` (h, w) must have h * w equal to the L "
-                    "attended cells of a [T, L] `attention`. Received: "
-                    f"grid_shape={grid_shape} and "
-                    f"attention.shape={tuple(attention.shape)}"
-                )
-        else:
-            side = math.isqrt(num_cells)
-            if num_cells == 0 or side * side != num_cells:
-                raise ValueError(
-                    "The attention grid of a [T, L] `attention` can only be "
-                    "inferred when L is a perfect square; pass "
-                    "`grid_shape=(h, w)` with h * w == L. Received: "
-                    f"attention.shape={tuple(attention.shape)}"
-                )
-            grid = (side, side)
-    else:
-        raise ValueError(
-            "`attention` must have shape [T, L] (L = h * w cells in "
-            "row-major order) or [T, h, w]: one sample, one head (average "
-            "or pick heads before plotting). Received: "
-            f"attention.shape={tuple(attention.shape)}"
-        )
-    if 0 in grid:
-        raise ValueError(
-            "`attention` must attend to at least one cell. Received: "
-            f"grid {grid}"
-        )
-    if attention.shape[0] < num_steps:
-        raise ValueError(
-            f"`attention` must have a row for each of the {num_steps} "
-            "words (extra rows are cropped). Received: "
-            f"{attention.shape[0]} rows"
-        )
-    attention = attention[:num_steps].astype(np.float32)
-    if not np.all(np.isfinite(attention)) or np.any(attention < 0):
-        raise ValueError(
-            "`attention` must hold finite, non-negative weights. Received: "
-            f"min={np.min(attention)}, max={np.max(attention)}"
-        )
-    return attention, grid
-
-
-def _flatten_cells(values, grid, argument_name):
-    """A `[T, h * w]` view of `[T, h * w]` or `[T, h, w]` per-cell values."""
-    values = _to_numpy(values)
-    height, width = grid
-    if values.ndim == 3 and tuple(values.shape[1:]) == (height, width):
-        return values.reshape(values.shape[0], height * width)
-    if values.ndim == 2 and values.shape[1] == height * width:
-        return values
-    raise ValueError(
-        f"`{argument_name}` must have shape [T, {height * width}] or "
-        f"[T, {height}, {width}], laid out like the attention grid "
-        f"{grid}. Received: {argument_name}.shape={tuple(values.shape)}"
-    )
 
 
 def _upsample_bilinear(grid_values, height, width):
@@ -254,20 +114,34 @@ def _check_arguments(columns, alpha, dpi):
         raise ValueError(f"`dpi` must be > 0. Received: dpi={dpi}")
 
 
-def _prepare(image, attention, words, grid_shape, alignment):
-    labels = _tokens_to_text(words, "words")
-    picture = _image_to_unit_float(image)
-    weights, grid = _attention_grid(attention, grid_shape, len(labels))
-    if alignment is not None:
-        alignment = _flatten_cells(alignment, grid, "alignment")
-        if alignment.shape[0] < len(labels):
-            raise ValueError(
-                f"`alignment` must have a row for each of the {len(labels)} "
-                "words (extra rows are cropped, like `attention`). "
-                f"Received: alignment.shape={tuple(alignment.shape)}"
-            )
-        alignment = np.asarray(alignment[: len(labels)] != 0)
-    return picture, weights, grid, labels, alignment
+def _image_sample(image, attention, words, grid_shape, alignment):
+    """The image `AttentionSample` that the panels draw.
+
+    `image` is an `AttentionSample` (then nothing else may be given) or the
+    picture, converted with the other arguments by
+    `AttentionSample.from_dict` under their argument names.
+    """
+    fields = {
+        "attention": attention,
+        "words": words,
+        "grid_shape": grid_shape,
+        "alignment": alignment,
+    }
+    if not isinstance(image, AttentionSample):
+        return AttentionSample.from_dict({"image": image, **fields})
+    given = sorted(key for key, value in fields.items() if value is not None)
+    if given:
+        raise ValueError(
+            "Pass either an `AttentionSample` or `image` with the words and "
+            "arrays, not both. Received: an AttentionSample and "
+            f"{given}"
+        )
+    if image.image is None:
+        raise ValueError(
+            "Image panels draw image samples; draw a token sample with "
+            "`plot_attention`. Received: a sample without `image`"
+        )
+    return image
 
 
 def _layout(picture, num_panels, columns):
@@ -291,22 +165,13 @@ def _layout(picture, num_panels, columns):
     )
 
 
-def _draw_panels(
-    figure,
-    picture,
-    weights,
-    grid,
-    labels,
-    alignment,
-    layout,
-    alpha,
-    cmap,
-    title,
-):
+def _draw_panels(figure, sample, layout, alpha, cmap, title):
     matplotlib = import_optional("matplotlib", _FEATURE)
     colormap = matplotlib.colormaps.get_cmap(cmap)
     rows, columns, _, panel_inches = layout
+    picture = sample.image
     height, width = picture.shape[:2]
+    grid = sample.grid_shape
 
     def panel(index, pixels, panel_title):
         ax = figure.add_subplot(rows, columns, index + 1)
@@ -317,16 +182,18 @@ def _draw_panels(
         return ax
 
     pixels = np.round(picture * 255.0).astype(np.uint8)
-    panel(0, pixels, "image" if title is None else str(title))
-    for step, label in enumerate(labels):
+    title = sample.title_text(title)
+    panel(0, pixels, "image" if title is None else title)
+    for step, label in enumerate(sample.output_tokens):
         attention_map = _upsample_bilinear(
-            weights[step].reshape(grid), height, width
+            sample.attention[step].reshape(grid), height, width
         )
         ax = panel(
             step + 1, _blend(picture, attention_map, alpha, colormap), label
         )
+        alignment = sample.alignment
         if alignment is not None and alignment[step].any():
-            _draw_outlines(
+            _figure.draw_outlines(
                 ax,
                 alignment[step].reshape(grid),
                 cmap,
@@ -338,8 +205,8 @@ def _draw_panels(
 
 def plot_image_attention(
     image,
-    attention,
-    words,
+    attention=None,
+    words=None,
     grid_shape=None,
     columns=5,
     alpha=0.6,
@@ -350,36 +217,25 @@ def plot_image_attention(
 ):
     """Draws where an image captioner looked for every generated word.
 
-    The figure shows the picture in its first panel (titled `title`, or
-    "image"), then one panel per word, titled with the word: the picture
-    with that step's attention map over the grid of image regions
-    upsampled bilinearly to the picture's size and blended over it, as in
-    figures 2 and 3 of Xu et al. (2015). Each map is scaled by its own
-    maximum and coloured with `cmap` (with the default `"gray"` the most
-    attended pixels are whitened, unattended ones darkened); panel pixels
-    are `(1 - alpha) * picture + alpha * cmap(map / max(map))`, computed in
-    NumPy. Panels fill rows of `columns`.
-
-    With `alignment`, the reference cells of each word (e.g. the cells of
-    the box of the object the word names) are outlined on its panel, one
-    `matplotlib.patches.Rectangle` per cell along the cell's edges, in the
-    colour `plot_attention` uses for reference cells.
-
-    The figure is a `matplotlib.figure.Figure` with an Agg canvas, made
-    without `pyplot` (the user's backend is untouched); save it with
+    Takes an image `AttentionSample`, or its arrays as arguments; draws the
+    panels described in the module docstring, in rows of `columns`. The
+    figure is a `matplotlib.figure.Figure` with an Agg canvas, made without
+    `pyplot` (the user's backend is untouched); save it with
     `figure.savefig(...)`.
 
     Args:
-        image: The picture, `[height, width, 3]` RGB: `uint8` (or any
-            integer type) in `[0, 255]`, or float. Floats are read as
-            `[0, 1]` when their maximum is at most 1 and as `[0, 255]`
-            otherwise.
+        image: An image `AttentionSample` (then leave `attention`, `words`,
+            `grid_shape` and `alignment` `None`), or the picture,
+            `[height, width, 3]` RGB: `uint8` (or any integer type) in
+            `[0, 255]`, or float, read as `[0, 1]` when its maximum is at
+            most 1 and as `[0, 255]` otherwise.
         attention: One sample's attention weights of one head, `[T, L]`
             over `L = h * w` image cells in row-major order, or `[T, h, w]`;
             a NumPy array or backend tensor. Row `t` is the attention used
             to generate `words[t]`; rows beyond `len(words)` (decoder
             padding) are cropped.
-        words: The `T` generated words, `str` or UTF-8 `bytes`.
+        words: The `T` generated words, `str` or UTF-8 `bytes` (the
+            sample's `output_tokens`).
         grid_shape: `(h, w)` of the attention grid for `[T, L]` attention.
             When `None` it is inferred as `(sqrt(L), sqrt(L))`, which needs
             `L` to be a perfect square.
@@ -388,7 +244,8 @@ def plot_image_attention(
         cmap: Matplotlib colormap name or object for the attention maps.
         alignment: Optional reference cells, `[T, L]` or `[T, h, w]`, bool
             or numeric (nonzero = reference), cropped like `attention`.
-        title: Title of the picture panel; `"image"` when `None`.
+        title: Title of the picture panel (replacing the sample's);
+            `"image"` when there is none.
         dpi: Pixels per inch of the figure; must be > 0.
 
     Returns:
@@ -403,38 +260,19 @@ def plot_image_attention(
     figure = plot_image_attention(image, attention, ["a", "cat"])
     figure.savefig("attention.png")
     ```
-
-    References:
-        - [Xu et al., 2015](https://arxiv.org/abs/1502.03044), "Show,
-          Attend and Tell: Neural Image Caption Generation with Visual
-          Attention", section 5.4 and figures 2-3 (the attention weights
-          `alpha_ti` of equations 4-5, one per image location `i`).
     """
     _check_arguments(columns, alpha, dpi)
-    picture, weights, grid, labels, alignment = _prepare(
-        image, attention, words, grid_shape, alignment
-    )
-    layout = _layout(picture, len(labels) + 1, columns)
-    figure, _ = _new_figure(layout[2], dpi=dpi, feature=_FEATURE)
-    _draw_panels(
-        figure,
-        picture,
-        weights,
-        grid,
-        labels,
-        alignment,
-        layout,
-        alpha,
-        cmap,
-        title,
-    )
+    sample = _image_sample(image, attention, words, grid_shape, alignment)
+    layout = _layout(sample.image, len(sample.output_tokens) + 1, columns)
+    figure, _ = _figure.new_figure(layout[2], dpi=dpi, feature=_FEATURE)
+    _draw_panels(figure, sample, layout, alpha, cmap, title)
     return figure
 
 
 def image_attention_to_image(
     image,
-    attention,
-    words,
+    attention=None,
+    words=None,
     grid_shape=None,
     columns=5,
     alpha=0.6,
@@ -451,7 +289,8 @@ def image_attention_to_image(
     inches on a side.
 
     Args:
-        image: `[height, width, 3]` picture, see `plot_image_attention`.
+        image: An image `AttentionSample`, or the `[height, width, 3]`
+            picture, see `plot_image_attention`.
         attention: `[T, L]` or `[T, h, w]` attention weights.
         words: The `T` generated words (`str` or `bytes`).
         grid_shape: `(h, w)` of the grid of `[T, L]` attention, or `None`
@@ -461,7 +300,7 @@ def image_attention_to_image(
         cmap: Matplotlib colormap of the attention maps.
         alignment: Optional `[T, L]` or `[T, h, w]` reference cells to
             outline.
-        title: Title of the picture panel (`"image"` when `None`).
+        title: Title of the picture panel (`"image"` when there is none).
         dpi: Pixels per inch of the rendered image; must be > 0.
 
     Returns:
@@ -476,30 +315,13 @@ def image_attention_to_image(
     )
     pixels.dtype, pixels.shape[-1]  # (dtype('uint8'), 3)
     ```
-
-    References:
-        - [Xu et al., 2015](https://arxiv.org/abs/1502.03044), "Show,
-          Attend and Tell", figures 2-3.
     """
     _check_arguments(columns, alpha, dpi)
-    picture, weights, grid, labels, alignment = _prepare(
-        image, attention, words, grid_shape, alignment
-    )
-    layout = _layout(picture, len(labels) + 1, columns)
-    figure, canvas = _new_figure(layout[2], dpi=dpi, feature=_FEATURE)
-    return _render_to_array(
+    sample = _image_sample(image, attention, words, grid_shape, alignment)
+    layout = _layout(sample.image, len(sample.output_tokens) + 1, columns)
+    figure, canvas = _figure.new_figure(layout[2], dpi=dpi, feature=_FEATURE)
+    return _figure.render_to_array(
         figure,
         canvas,
-        lambda figure: _draw_panels(
-            figure,
-            picture,
-            weights,
-            grid,
-            labels,
-            alignment,
-            layout,
-            alpha,
-            cmap,
-            title,
-        ),
+        lambda figure: _draw_panels(figure, sample, layout, alpha, cmap, title),
     )

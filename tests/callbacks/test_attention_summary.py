@@ -1,3 +1,4 @@
+import dataclasses
 import io
 import math
 
@@ -479,13 +480,15 @@ def test_correctness_is_nan_without_reference_steps_and_absent_without(
         alignments=[None, np.zeros((1, 2))],
     )
     decoded = callback.decode()
-    assert decoded[1]["alignment"].shape == (1, 2)
+    assert decoded[1].alignment.shape == (1, 2)
     # Sample 0 brings its own alignment.
     assert callback.compute_scalars(decoded)[
         "attention/attention_correctness"
     ] == pytest.approx(0.8)
 
-    decoded[0]["alignment"][:] = False
+    decoded[0] = dataclasses.replace(
+        decoded[0], alignment=np.zeros_like(decoded[0].alignment)
+    )
     scalars = callback.compute_scalars(decoded)
     assert math.isnan(scalars["attention/attention_correctness"])
 
@@ -613,3 +616,32 @@ def test_bad_decode_fn_output_raises(tmp_path, decoded, message):
     with pytest.raises(ValueError, match=message):
         callback.on_epoch_end(0)
     callback.close()
+
+
+def test_decode_fn_may_return_attention_samples(tmp_path):
+    from keras_attention.visualization import AttentionSample
+
+    def sample_decode_fn(samples):
+        return [
+            AttentionSample(**sample)
+            if index == 0
+            else AttentionSample.from_dict(sample)
+            for index, sample in enumerate(_fixed_decode_fn(samples))
+        ]
+
+    as_dicts = AttentionSummary(_fixed_decode_fn, "samples", tmp_path / "a")
+    as_samples = AttentionSummary(sample_decode_fn, "samples", tmp_path / "b")
+
+    decoded = as_samples.decode()
+
+    assert all(isinstance(sample, AttentionSample) for sample in decoded)
+    assert as_samples.write_summaries(step=1) == as_dicts.write_summaries(
+        step=1
+    )
+    as_samples.close()
+    as_dicts.close()
+    first, second = (
+        _read_run(tmp_path / run / "attention") for run in ("a", "b")
+    )
+    assert set(first) == set(second)
+    assert _text(first) == _text(second)

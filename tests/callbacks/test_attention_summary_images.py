@@ -167,11 +167,11 @@ def test_constructor_alignments_apply_to_image_samples(tmp_path):
     decoded = callback.decode()
 
     np.testing.assert_array_equal(
-        decoded[0]["alignment"], ALIGNMENT_0.reshape(3, 4)
+        decoded[0].alignment, ALIGNMENT_0.reshape(3, 4)
     )
-    assert decoded[0]["grid_shape"] == (2, 2)
-    assert decoded[1]["grid_shape"] == (1, 2)
-    np.testing.assert_array_equal(decoded[1]["attention"][None], [[1.0, 0.0]])
+    assert decoded[0].grid_shape == (2, 2)
+    assert decoded[1].grid_shape == (1, 2)
+    np.testing.assert_array_equal(decoded[1].attention, [[1.0, 0.0]])
     assert callback.compute_scalars(decoded)[
         "attention/attention_correctness"
     ] == pytest.approx((0.75 + 0.75 + 0.0) / 3)

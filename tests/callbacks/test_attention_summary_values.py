@@ -136,13 +136,11 @@ def test_decode_crops_values_and_marks_like_the_attention():
 
     (sample,) = callback.decode()
 
-    assert list(sample["output_values"]) == ["p_gen"]
-    np.testing.assert_allclose(sample["output_values"]["p_gen"], P_GEN[:3])
-    np.testing.assert_allclose(
-        sample["source_values"]["coverage"], COVERAGE[:4]
-    )
-    np.testing.assert_array_equal(sample["marked_outputs"], MARKS[:3])
-    assert sample["marked_outputs"].dtype == bool
+    assert list(sample.output_values) == ["p_gen"]
+    np.testing.assert_allclose(sample.output_values["p_gen"], P_GEN[:3])
+    np.testing.assert_allclose(sample.source_values["coverage"], COVERAGE[:4])
+    np.testing.assert_array_equal(sample.marked_outputs, MARKS[:3])
+    assert sample.marked_outputs.dtype == bool
 
 
 def test_source_values_only_reach_layers_over_the_source(tmp_path):
