@@ -1,5 +1,11 @@
 """`keras-attention-zoo`: train, evaluate, use and export zoo models.
 
+The command line knows no task: `train TASK` trains any registered task
+(`zoo.tasks`), and every other command is one that tasks declare
+(`Task.commands`, `zoo.commands.Command`): `evaluate` and `export` take
+a model of any task and run that task's; `translate`, `caption`,
+`summarize` and `cache-features` belong to one task each.
+
 A mistake (a bad argument, a missing or unreadable file, a logdir that
 holds another run) is reported on one line, `keras-attention-zoo: error:
 ...`, naming the argument or file, what was expected and what was
@@ -9,39 +15,23 @@ arguments (`translate MODEL --beam-width 4 TEXT`).
 """
 
 import argparse
-import pathlib
+import dataclasses
 import sys
+import textwrap
 
-from zoo.captioning.commands import add_cache_features_command
-from zoo.captioning.commands import add_caption_command
-from zoo.captioning.commands import add_evaluate_arguments
-from zoo.captioning.commands import evaluate_captioner
-from zoo.captioning.commands import run_cache_features
-from zoo.captioning.commands import run_caption
+from zoo.commands import PROG
+from zoo.commands import command_config
+from zoo.commands import command_of
+from zoo.commands import commands_by_name
+from zoo.commands import first_line
+from zoo.commands import load_model
 from zoo.options import add_arguments
 from zoo.options import from_arguments
-from zoo.options import resolve
-from zoo.summarization.commands import add_decoding_arguments
-from zoo.summarization.commands import (
-    add_evaluate_arguments as add_summary_evaluate_arguments,
-)
-from zoo.summarization.commands import add_summarize_command
-from zoo.summarization.commands import evaluate_summarizer
-from zoo.summarization.commands import run_summarize
 from zoo.tasks import get_task
 from zoo.tasks import task_names
 from zoo.trainer import grouped_options
 from zoo.trainer import options_of
 from zoo.trainer import train
-from zoo.translation.options import DATA_OPTIONS
-from zoo.translation.task import SCORING
-from zoo.translation.task import print_attention_correctness
-from zoo.translation.task import print_bleu_by_length
-from zoo.translation.task import print_samples
-
-# The names of the report's printers from when this module printed it.
-_print_attention_correctness = print_attention_correctness
-_print_samples = print_samples
 
 EPILOG = """examples:
   keras-attention-zoo train translation
@@ -63,12 +53,6 @@ EPILOG = """examples:
 """
 
 
-PROG = "keras-attention-zoo"
-
-# Commands whose positional arguments may be mixed with their options.
-_INTERMIXED = ("evaluate", "translate", "export", "caption", "summarize")
-
-
 class _Parser(argparse.ArgumentParser):
     """An argument parser that reports a mistake on one line."""
 
@@ -85,41 +69,11 @@ def _parser():
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    _add_train(commands)
-    _add_evaluate(commands)
-    add_caption_command(commands, _positive_int)
-    add_cache_features_command(commands, _positive_int)
-    add_summarize_command(commands, _positive_int)
-    translate = commands.add_parser("translate", help="translate text")
-    translate.add_argument("model")
-    translate.add_argument(
-        "texts", nargs="*", help="sentences (default: read stdin lines)"
-    )
-    translate.add_argument("--beam-width", type=_positive_int, default=1)
-
-    export = commands.add_parser(
-        "export",
-        help="write a TensorFlow SavedModel that translates or summarizes "
-        "raw strings (or captions encoded images)",
-    )
-    export.add_argument("model")
-    export.add_argument("output_dir")
-    export.add_argument("--beam-width", type=_positive_int, default=1)
-    export.add_argument(
-        "--max-length",
-        type=_positive_int,
-        default=None,
-        help="longest translation, caption or summary in tokens (default: "
-        "the model's)",
-    )
-    export.add_argument(
-        "--no-repeat-ngram-size",
-        type=int,
-        default=0,
-        help="summarization: n-gram blocking of the exported decoder",
-    )
-    parser.commands = commands.choices
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_train(subparsers)
+    for name, commands in commands_by_name().items():
+        _add_command(subparsers, name, commands)
+    parser.commands = subparsers.choices
     return parser
 
 
@@ -133,16 +87,16 @@ def _parse(argv):
     """
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in _INTERMIXED:
+    if argv and argv[0] in parser.commands and argv[0] != "train":
         args = parser.commands[argv[0]].parse_intermixed_args(argv[1:])
         args.command = argv[0]
         return args
     return parser.parse_args(argv)
 
 
-def _add_train(commands):
+def _add_train(subparsers):
     """`train TASK`: one subcommand per registered task, flags declared."""
-    train_command = commands.add_parser(
+    train_command = subparsers.add_parser(
         "train",
         help="train a zoo model",
         description="Trains the model of a zoo task, saves it and "
@@ -165,104 +119,79 @@ def _add_train(commands):
         add_arguments(parser.add_argument_group("training options"), shared)
 
 
-def _add_evaluate(commands):
-    evaluate = commands.add_parser(
-        "evaluate",
-        help="exact match and BLEU on the test split (lowercased, "
-        "sacreBLEU 13a tokenization); attention correctness on the dates; "
-        "BLEU-1..4 and CIDEr-D for captioners; ROUGE for summarizers",
-        description="Prints the exact match and corpus BLEU of the test "
-        "split, both on lowercased text tokenized with sacreBLEU's 13a "
-        "tokenizer ('Wait!' matches 'wait !'), BLEU by source length and, "
-        "for the embedded dates, attention correctness: the attention "
-        "mass each output token of the year, month and day puts on the "
-        "source tokens of its field. For a captioner: BLEU-1..4 and "
-        "CIDEr-D against all references, caption accuracy, the share of "
-        "captions at the length limit and, on the generated scenes, "
-        "attention correctness, greedy and with beam search. For a "
-        "summarizer: ROUGE-1/2/L F1 against the best reference beside the "
-        "lead baseline, the repetition rate and, on the generated reports, "
-        "the share of unseen names copied, greedy and with beam search.",
-    )
-    evaluate.add_argument("model")
-    add_arguments(evaluate, DATA_OPTIONS)
-    add_evaluate_arguments(evaluate)
-    add_summary_evaluate_arguments(evaluate)
-    add_decoding_arguments(evaluate, _positive_int)
-    evaluate.add_argument("--beam-width", type=_positive_int, default=4)
-    evaluate.add_argument(
-        "--max-examples",
-        type=_positive_int,
-        default=None,
-        help="translation: as given to train (for the embedded dates the "
-        "test dates follow the training dates, so another value evaluates "
-        "on other dates, possibly ones the model was trained on); "
-        "captioning and summarization: evaluate the first N test images "
-        "or documents only",
-    )
-    evaluate.add_argument("--seed", type=int, default=0)
+def _add_command(subparsers, name, commands):
+    """A command that one or several tasks declare, with their flags.
 
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer, received {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _load(path, captioner=False, summarizer=False):
-    """Loads a zoo model, or says what is wrong with `path`.
-
-    Args:
-        path: The `.keras` file.
-        captioner: Whether a `ShowAttendTell` captioner is accepted too.
-        summarizer: Whether a `Summarizer` is accepted too.
+    Declared by several tasks (`evaluate`, `export`), its description is
+    given per task and its flags are grouped by the tasks that declare
+    them; a flag several tasks declare is added once, with each task's
+    help and default where they differ.
     """
-    import zipfile
-
-    import keras
-
-    # Registers the zoo's models and tokenizers for deserialization.
-    import zoo.text  # noqa: F401
-    from zoo.captioning.model import ShowAttendTell
-    from zoo.summarization.model import Summarizer
-    from zoo.translation import Seq2Seq
-
-    path = pathlib.Path(path)
-    expected = f"MODEL {path}: expected a .keras model file"
-    if not path.exists():
-        raise ValueError(f"{expected}, received a path that does not exist")
-    if path.is_dir():
-        raise ValueError(f"{expected}, received a directory")
-    if not zipfile.is_zipfile(path):
-        # What `model.save` leaves when killed, or another kind of file.
-        raise ValueError(
-            f"{expected}, received a file that is not a complete .keras "
-            f"archive ({path.stat().st_size} bytes; truncated?)"
+    first = next(iter(commands.values()))
+    if len(commands) > 1:
+        description = "\n\n".join(
+            textwrap.fill(f"{task}: {command.description}", 79)
+            for task, command in commands.items()
         )
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except (ValueError, TypeError, KeyError, OSError) as error:
-        raise ValueError(
-            f"{expected}, received one that cannot be loaded "
-            f"({_first_line(error)})"
-        ) from None
-    if captioner and isinstance(model, ShowAttendTell):
-        return model
-    if summarizer and isinstance(model, Summarizer):
-        return model
-    if not isinstance(model, Seq2Seq):
-        raise ValueError(
-            f"MODEL {path}: expected a zoo translation model (from "
-            f"`{PROG} train translation`), received a "
-            f"{type(model).__name__}"
+    else:
+        description = textwrap.fill(first.description, 79)
+    parser = subparsers.add_parser(
+        name,
+        help=first.help,
+        description=description,
+        epilog="".join(command.epilog for command in commands.values()) or None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    if first.takes_model:
+        parser.add_argument("model", metavar="MODEL")
+    for argument in first.arguments:
+        parser.add_argument(
+            argument.name,
+            nargs=argument.nargs,
+            metavar=argument.metavar or argument.name.upper(),
+            help=argument.help,
         )
-    return model
+    for owners, options in _options_by_owners(commands).items():
+        if len(commands) == 1:
+            group = parser
+        elif len(owners) == len(commands):
+            group = parser.add_argument_group("options of every task")
+        else:
+            group = parser.add_argument_group(f"{' and '.join(owners)} options")
+        add_arguments(group, options)
+
+
+def _options_by_owners(commands):
+    """The commands' options grouped by the tuple of tasks declaring them.
+
+    An option that tasks declare with different helps or defaults gets a
+    help naming each task's, and no default of its own (each task's
+    applies when the command runs).
+    """
+    declarations = {}
+    for task, command in commands.items():
+        for option in command.options:
+            declarations.setdefault(option.name, {})[task] = option
+    grouped = {}
+    for declared in declarations.values():
+        options = list(declared.values())
+        option = options[0]
+        differ = any(
+            (other.help, other.default) != (option.help, option.default)
+            for other in options[1:]
+        )
+        if differ:
+            option = dataclasses.replace(
+                option,
+                default=None,
+                help="; ".join(
+                    f"{task}: {other.help.rstrip('.')}"
+                    + ("" if other.default is None else f" ({other.default})")
+                    for task, other in declared.items()
+                ),
+            )
+        grouped.setdefault(tuple(declared), []).append(option)
+    return grouped
 
 
 def _train(args):
@@ -276,153 +205,46 @@ def _train(args):
     )
 
 
-def _evaluate(args):
-    from zoo.data import load_translation_data
-    from zoo.translation.training import bleu_by_source_length
-    from zoo.translation.training import date_attention_correctness
-    from zoo.translation.training import score_translations
-    from zoo.translation.training import translate_pairs
-
-    model = _load(args.model, captioner=True, summarizer=True)
-    if hasattr(model, "summary_ids"):
-        evaluate_summarizer(model, args)
-        return
-    if not hasattr(model, "translate"):
-        evaluate_captioner(model, args)
-        return
-    data = resolve(DATA_OPTIONS, from_arguments(args, DATA_OPTIONS), "evaluate")
-    dates = data.data is None
-    splits = load_translation_data(
-        **vars(data),
-        max_examples=args.max_examples,
-        seed=args.seed,
-        return_alignment=dates,
-    )
-    pairs = [(example[0], example[1]) for example in splits["test"]]
-    sources = [source for source, _ in pairs]
-    references = [target for _, target in pairs]
-    print(f"test scores ({SCORING}):")
-    for beam_width in sorted({1, args.beam_width}):
-        hypotheses, attention, token_ids = translate_pairs(
-            model, pairs, beam_width=beam_width
-        )
-        scores = score_translations(hypotheses, references)
-        print(
-            f"beam {beam_width}: exact match {scores['exact_match']:.1%}, "
-            f"BLEU {scores['bleu']:.1f} ({len(pairs)} sentences)"
-        )
-        if dates:
-            print_attention_correctness(
-                date_attention_correctness(
-                    model,
-                    sources,
-                    [alignment for _, _, alignment in splits["test"]],
-                    attention,
-                    token_ids,
-                )
+def _run(args):
+    """Runs a declared command with the parsed arguments."""
+    commands = commands_by_name()[args.command]
+    given = {
+        option.name: getattr(args, option.name)
+        for command in commands.values()
+        for option in command.options
+        if option.cli and getattr(args, option.name, None) is not None
+    }
+    first = next(iter(commands.values()))
+    positional = {a.name: getattr(args, a.name) for a in first.arguments}
+    if not first.takes_model:
+        command = first
+        return command.run(_namespace(command, positional, given))
+    model, task_name = load_model(args.model, tuple(commands))
+    command = command_of(args.command, task_name)
+    declared = {option.name for option in command.options}
+    for option_name in given:
+        if option_name not in declared:
+            owners = [
+                task
+                for task, other in commands.items()
+                if option_name in {option.name for option in other.options}
+            ]
+            flag = next(
+                o.cli_flag
+                for other in commands.values()
+                for o in other.options
+                if o.name == option_name
             )
-        print_bleu_by_length(
-            bleu_by_source_length(sources, hypotheses, references)
-        )
-
-
-def _translate(args):
-    model = _load(args.model)
-    if args.texts:
-        texts = [
-            _utf8(text, f"TEXT {number}")
-            for number, text in enumerate(args.texts, 1)
-        ]
-    else:
-        texts = _stdin_lines()
-    for text in model.translate(texts, beam_width=args.beam_width):
-        print(text)
-
-
-def _utf8(text, name):
-    """`text`, if it holds no byte that was not UTF-8 (`surrogateescape`)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raw = text.encode("utf-8", "surrogateescape")
-        raise ValueError(
-            f"{name}: expected UTF-8 text, received the byte "
-            f"{raw[error.start]:#04x} at character {error.start}"
-        ) from None
-    return text
-
-
-def _stdin_lines():
-    """The lines of stdin, decoded as UTF-8 whatever the locale says."""
-    stream = getattr(sys.stdin, "buffer", None)
-    if stream is None:
-        return [line.rstrip("\r\n") for line in sys.stdin]
-    lines = []
-    for number, line in enumerate(stream, 1):
-        try:
-            lines.append(line.decode("utf-8").rstrip("\r\n"))
-        except UnicodeDecodeError as error:
             raise ValueError(
-                f"stdin line {number}: expected UTF-8 text, received the "
-                f"byte {line[error.start]:#04x} at byte {error.start}"
-            ) from None
-    return lines
+                f"{flag}: an option of `{args.command}` for "
+                f"{' and '.join(owners)} models, received with a "
+                f"{task_name} model ({args.model})"
+            )
+    return command.run(model, _namespace(command, positional, given))
 
 
-def _caption(args):
-    run_caption(_load(args.model, captioner=True), args)
-
-
-def _summarize(args):
-    run_summarize(_load(args.model, summarizer=True), args, _stdin_lines)
-
-
-def _export(args):
-    from zoo.translation.export import export_saved_model
-
-    model = _load(args.model, captioner=True, summarizer=True)
-    if hasattr(model, "summary_ids"):
-        from zoo.summarization.export import export_summarizer
-
-        path = export_summarizer(
-            model,
-            args.output_dir,
-            args.beam_width,
-            args.max_length,
-            args.no_repeat_ngram_size,
-        )
-        print(f"SavedModel written to {path}")
-        print(
-            "use it (needs only tensorflow and tensorflow_text): "
-            f"tf.saved_model.load({path!r}).signatures['serving_default']"
-            "(tf.constant(['a document ...']))['summary']"
-        )
-        return
-    if not hasattr(model, "translate"):
-        from zoo.captioning.export import export_captioner
-
-        export_captioner(
-            model, args.output_dir, args.beam_width, args.max_length
-        )
-        return
-    path = export_saved_model(
-        model,
-        args.output_dir,
-        beam_width=args.beam_width,
-        max_length=args.max_length,
-    )
-    print(f"SavedModel written to {path}")
-    print(
-        "use it (needs only tensorflow and tensorflow_text): import "
-        "tensorflow as tf, tensorflow_text; "
-        f"tf.saved_model.load({path!r}).signatures['serving_default']"
-        "(tf.constant(['9 may 2018']))['translation']"
-    )
-
-
-def _first_line(error):
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
+def _namespace(command, positional, given):
+    return command_config(command, {**positional, **given})
 
 
 def main(argv=None):
@@ -438,22 +260,16 @@ def main(argv=None):
     # of ending the run with a UnicodeEncodeError.
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="backslashreplace")
-    command = {
-        "train": _train,
-        "evaluate": _evaluate,
-        "translate": _translate,
-        "export": _export,
-        "caption": _caption,
-        "summarize": _summarize,
-        "cache-features": run_cache_features,
-    }[args.command]
     try:
-        command(args)
+        if args.command == "train":
+            _train(args)
+        else:
+            _run(args)
     except (ValueError, OSError) as error:
         # Bad arguments, unreadable or malformed files (`UnicodeError` and
         # `json.JSONDecodeError` are `ValueError`s) and logdirs holding
         # another run deserve one line, not a trace.
-        print(f"{PROG}: error: {_first_line(error)}", file=sys.stderr)
+        print(f"{PROG}: error: {first_line(error)}", file=sys.stderr)
         return 2
     return 0
 

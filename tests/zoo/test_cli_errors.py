@@ -19,7 +19,7 @@ pytest.importorskip("tensorflow_text")
 
 from tests.zoo.test_run_safety import write_corpus  # noqa: E402
 from zoo import cli  # noqa: E402
-from zoo import trainer  # noqa: E402
+from zoo import run_directory  # noqa: E402
 from zoo.translation.training import train_translation  # noqa: E402
 
 PREFIX = "keras-attention-zoo: error: "
@@ -197,7 +197,7 @@ def test_a_read_only_logdir_with_vocabularies(tmp_path, capsys, monkeypatch):
         def refuse(path, write):
             raise PermissionError(errno.EACCES, "Permission denied", path)
 
-        monkeypatch.setattr(trainer, "write_atomically", refuse)
+        monkeypatch.setattr(run_directory, "write_atomically", refuse)
     else:
         logdir.chmod(0o555)
     try:

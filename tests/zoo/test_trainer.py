@@ -18,8 +18,10 @@ pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_text")
 
 from zoo import cli  # noqa: E402
+from zoo import clock  # noqa: E402
 from zoo import tasks  # noqa: E402
 from zoo import trainer  # noqa: E402
+from zoo.commands import run_command  # noqa: E402
 from zoo.options import Option  # noqa: E402
 from zoo.options import add_arguments  # noqa: E402
 from zoo.options import resolve  # noqa: E402
@@ -36,9 +38,76 @@ REVERSAL_TASK = '''
     import numpy as np
     import tensorflow as tf
 
+    from zoo.commands import Argument
+    from zoo.commands import Command
     from zoo.options import Option
     from zoo.trainer import Task
     from zoo.trainer import TrainingData
+
+
+    @keras.saving.register_keras_serializable(package="zoo_test_reversal")
+    class Reverser(keras.Model):
+        def __init__(self, length=5, units=16, **kwargs):
+            super().__init__(**kwargs)
+            self.length, self.units = length, units
+            self.digit_embedding = keras.layers.Embedding(10, units)
+            self.key_embedding = keras.layers.Embedding(length, units)
+            self.query_embedding = keras.layers.Embedding(length, units)
+            self.attention = keras.layers.Attention()
+            self.output_layer = keras.layers.Dense(10, dtype="float32")
+
+        def call(self, inputs, return_attention=False):
+            digits, positions = inputs
+            context, scores = self.attention(
+                [
+                    self.query_embedding(positions),
+                    self.digit_embedding(digits),
+                    self.key_embedding(positions),
+                ],
+                return_attention_scores=True,
+            )
+            logits = self.output_layer(context)
+            return (logits, scores) if return_attention else logits
+
+        def get_config(self):
+            return {
+                **super().get_config(),
+                "length": self.length,
+                "units": self.units,
+            }
+
+
+    def examples(count, length, seed):
+        digits = np.random.default_rng(seed).integers(1, 10, (count, length))
+        positions = np.broadcast_to(np.arange(length), digits.shape)
+        return (digits, positions), digits[:, ::-1]
+
+
+    def predict(model, digits):
+        positions = np.broadcast_to(np.arange(model.length), digits.shape)
+        return np.argmax(model.predict((digits, positions), verbose=0), -1)
+
+
+    def evaluate(model, config):
+        inputs, targets = examples(config.num_examples, model.length, 3)
+        outputs = predict(model, inputs[0])
+        exact = float(np.mean(np.all(outputs == targets, -1)))
+        print(f"test: exact match {exact:.1%}")
+        return {"exact_match": exact}
+
+
+    def reverse(model, config):
+        digits = np.array([[int(digit) for digit in config.digits]])
+        reversed_digits = "".join(map(str, predict(model, digits)[0]))
+        print(reversed_digits)
+        return reversed_digits
+
+
+    def export(model, config):
+        predict(model, np.ones((1, model.length), "int32"))  # Builds it.
+        model.export(config.output_dir, verbose=False)
+        print(f"SavedModel written to {config.output_dir}")
+        return config.output_dir
 
 
     class ReversalTask(Task):
@@ -54,19 +123,38 @@ REVERSAL_TASK = '''
             Option("batch_size", int, 32, "Batch size.", positive=True),
             Option("learning_rate", float, 0.02, "Adam's rate.", positive=True),
         )
-
-        def examples(self, count, seed):
-            digits = np.random.default_rng(seed).integers(
-                1, 10, (count, self.config.length)
-            )
-            positions = np.broadcast_to(
-                np.arange(self.config.length), digits.shape
-            )
-            return (digits, positions), digits[:, ::-1]
+        model_class = Reverser
+        commands = (
+            Command(
+                "evaluate",
+                help="score a saved model",
+                run=evaluate,
+                options=(
+                    Option(
+                        "num_examples", int, 128, "Sequences.", positive=True
+                    ),
+                ),
+                description="Prints the exact match of reversed sequences.",
+            ),
+            Command(
+                "reverse",
+                help="reverse digits",
+                run=reverse,
+                arguments=(Argument("digits", "the digits", nargs="+"),),
+                description="Prints the reversed digits.",
+            ),
+            Command(
+                "export",
+                help="write a SavedModel",
+                run=export,
+                arguments=(Argument("output_dir", "the SavedModel folder"),),
+                description="Writes a SavedModel of the reverser.",
+            ),
+        )
 
         def dataset(self, count, seed, shuffle):
             data = tf.data.Dataset.from_tensor_slices(
-                self.examples(count, seed)
+                examples(count, self.config.length, seed)
             )
             if shuffle:
                 data = data.shuffle(count, seed=seed)
@@ -81,18 +169,7 @@ REVERSAL_TASK = '''
             )
 
         def build_model(self):
-            length, units = self.config.length, self.config.units
-            digits = keras.Input((length,), dtype="int32")
-            positions = keras.Input((length,), dtype="int32")
-            values = keras.layers.Embedding(10, units)(digits)
-            keys = keras.layers.Embedding(length, units)(positions)
-            queries = keras.layers.Embedding(length, units)(positions)
-            context, scores = keras.layers.Attention()(
-                [queries, values, keys], return_attention_scores=True
-            )
-            logits = keras.layers.Dense(10, dtype="float32")(context)
-            self.viewer = keras.Model([digits, positions], [logits, scores])
-            return keras.Model([digits, positions], logits)
+            return Reverser(self.config.length, self.config.units)
 
         def loss(self):
             return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -102,17 +179,19 @@ REVERSAL_TASK = '''
 
         def attention_summary(self, model):
             count = self.config.num_summary_samples
-            (digits, _), targets = self.examples(count, self.config.seed + 2)
+            (digits, _), targets = examples(
+                count, self.config.length, self.config.seed + 2
+            )
             return {
-                "decode_fn": self.decode,
+                "decode_fn": lambda samples: self.decode(model, samples),
                 "samples": digits.tolist(),
                 "references": [" ".join(map(str, row)) for row in targets],
             }
 
-        def decode(self, samples):
+        def decode(self, model, samples):
             digits = np.array(samples)
             positions = np.indices(digits.shape)[1]
-            logits, scores = self.viewer((digits, positions))
+            logits, scores = model((digits, positions), return_attention=True)
             outputs = np.argmax(keras.ops.convert_to_numpy(logits), axis=-1)
             scores = np.asarray(keras.ops.convert_to_numpy(scores), "float32")
             return [
@@ -126,7 +205,9 @@ REVERSAL_TASK = '''
             ]
 
         def evaluate(self, model):
-            inputs, targets = self.examples(128, self.config.seed + 3)
+            inputs, targets = examples(
+                128, self.config.length, self.config.seed + 3
+            )
             outputs = np.argmax(model.predict(inputs, verbose=0), axis=-1)
             return {
                 "token_accuracy": float(np.mean(outputs == targets)),
@@ -299,6 +380,40 @@ def test_a_run_stopped_before_its_first_checkpoint_starts_afresh(
     assert len(list((logdir / "train").iterdir())) == 1
 
 
+def test_a_new_task_gets_all_of_its_commands(api_run, tmp_path, capsys):
+    model_path = api_run[0]["model_path"]
+    capsys.readouterr()
+    assert cli.main(["evaluate", model_path, "--num-examples", "64"]) == 0
+    evaluated = capsys.readouterr().out.splitlines()
+    assert evaluated[-1].startswith("test: exact match ")
+    # The Python API runs the same declaration, with its default.
+    results = run_command("evaluate", model_path, num_examples=64)
+    assert f"test: exact match {results['exact_match']:.1%}" == evaluated[-1]
+    capsys.readouterr()
+    assert cli.main(["reverse", model_path, "1", "2", "3", "4", "5"]) == 0
+    reversed_digits = capsys.readouterr().out.strip()
+    assert len(reversed_digits) == 5 and reversed_digits.isdigit()
+    saved = tmp_path / "saved"
+    assert cli.main(["export", model_path, str(saved)]) == 0
+    assert (saved / "saved_model.pb").is_file()
+    # Another task's option of the same command is refused, named.
+    assert cli.main(["evaluate", model_path, "--features", "x.npz"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "keras-attention-zoo: error: --features: an option of `evaluate` for "
+        f"captioning models, received with a reversal model ({model_path})"
+    )
+    # A command of another task names what it expected.
+    assert cli.main(["translate", model_path, "9 may 2018"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"keras-attention-zoo: error: MODEL {model_path}: expected a zoo "
+        "translation model (from `keras-attention-zoo train translation`), "
+        "received a reversal model"
+    )
+    with pytest.raises(SystemExit):
+        cli.main(["reverse", "--help"])
+    assert "Prints the reversed digits." in capsys.readouterr().out
+
+
 def test_help_shows_the_declared_options(reversal, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["train", reversal, "--help"])
@@ -424,7 +539,7 @@ def test_time_budget_anneals_the_learning_rate_by_the_clock(monkeypatch):
     # the end of every batch: a 60 s budget, annealed over its last 30 s.
     readings = iter([0.0, 0.0, 0.0, 40.0, 40.0, 55.0, 61.0, 61.0])
     monkeypatch.setattr(
-        trainer, "time", type("Clock", (), {"perf_counter": readings.__next__})
+        clock, "time", type("Clock", (), {"perf_counter": readings.__next__})
     )
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(keras.optimizers.SGD(0.1), "mse")
@@ -451,7 +566,7 @@ def test_time_budget_stops_when_it_runs_out_during_validation(monkeypatch):
     # validation) is past it.
     readings = itertools.chain([0.0, 10.0, 20.0], itertools.repeat(70.0))
     monkeypatch.setattr(
-        trainer, "time", type("Clock", (), {"perf_counter": readings.__next__})
+        clock, "time", type("Clock", (), {"perf_counter": readings.__next__})
     )
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(keras.optimizers.SGD(0.1), "mse")

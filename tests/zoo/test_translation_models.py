@@ -199,9 +199,9 @@ def test_cli_main_job_with_a_tiny_budget(tmp_path):
 
 
 def test_cli_prints_samples_and_scores_as_text(capsys):
-    from zoo import cli
+    from zoo.translation import task
 
-    cli._print_samples(
+    task.print_samples(
         [
             {
                 "source": "Ça suffit\u202f!",
@@ -211,7 +211,7 @@ def test_cli_prints_samples_and_scores_as_text(capsys):
             {"source": "¿Y tú?", "hypothesis": "And me?", "reference": "You?"},
         ]
     )
-    cli._print_attention_correctness(
+    task.print_attention_correctness(
         {
             "attention_correctness": {
                 "all": 0.934,
@@ -221,7 +221,7 @@ def test_cli_prints_samples_and_scores_as_text(capsys):
             }
         }
     )
-    cli._print_attention_correctness(
+    task.print_attention_correctness(
         {
             "attention_correctness": dict.fromkeys(["all", "year"], 0.5),
             "attention_correctness_best_head": dict.fromkeys(

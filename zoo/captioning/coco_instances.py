@@ -31,10 +31,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from zoo.data.captions import _field
-from zoo.data.captions import _read_json
 from zoo.data.scenes import box_to_grid_mask
-from zoo.data.translation import resolve_path
+from zoo.files import json_field
+from zoo.files import read_json
+from zoo.files import resolve_path
 
 
 class ImageInstances(NamedTuple):
@@ -218,17 +218,19 @@ def load_coco_instances(path, cache_dir=None):
     (('dog', (8.0, 4.0, 64.0, 24.0)),)
     """
     path = resolve_path(path, cache_dir)
-    data = _read_json(path)
-    images = _read_images(_field(data, "images", path, "", list), path)
+    data = read_json(path)
+    images = _read_images(json_field(data, "images", path, "", list), path)
     categories = _read_categories(
-        _field(data, "categories", path, "", list), path
+        json_field(data, "categories", path, "", list), path
     )
     objects = {image_id: [] for image_id in images}
-    annotations = _field(data, "annotations", path, "", list)
+    annotations = json_field(data, "annotations", path, "", list)
     for index, annotation in enumerate(annotations):
         where = f"annotations[{index}]"
-        image_id = _field(annotation, "image_id", path, where, (int, str))
-        category_id = _field(annotation, "category_id", path, where, (int, str))
+        image_id = json_field(annotation, "image_id", path, where, (int, str))
+        category_id = json_field(
+            annotation, "category_id", path, where, (int, str)
+        )
         for key, value, known in (
             ("image_id", image_id, images),
             ("category_id", category_id, categories),
@@ -255,8 +257,8 @@ def _read_images(images, path):
     result, file_names = {}, set()
     for index, image in enumerate(images):
         where = f"images[{index}]"
-        image_id = _field(image, "id", path, where, (int, str))
-        file_name = _field(image, "file_name", path, where, str)
+        image_id = json_field(image, "id", path, where, (int, str))
+        file_name = json_field(image, "file_name", path, where, str)
         if image_id in result:
             raise ValueError(f"{path}: {where} repeats id {image_id!r}.")
         if file_name in file_names:
@@ -265,7 +267,7 @@ def _read_images(images, path):
             )
         size = []
         for key in ("width", "height"):
-            value = _field(image, key, path, where, int)
+            value = json_field(image, key, path, where, int)
             if value < 1:
                 raise ValueError(
                     f"{path}: {where}[{key!r}] must be positive, found {value}."
@@ -281,16 +283,16 @@ def _read_categories(categories, path):
     result = {}
     for index, category in enumerate(categories):
         where = f"categories[{index}]"
-        category_id = _field(category, "id", path, where, (int, str))
+        category_id = json_field(category, "id", path, where, (int, str))
         if category_id in result:
             raise ValueError(f"{path}: {where} repeats id {category_id!r}.")
-        result[category_id] = _field(category, "name", path, where, str)
+        result[category_id] = json_field(category, "name", path, where, str)
     return result
 
 
 def _read_box(annotation, path, where, width, height):
     """The annotation's box clipped to the image, or `None` if empty."""
-    bbox = _field(annotation, "bbox", path, where, list)
+    bbox = json_field(annotation, "bbox", path, where, list)
     numbers = all(
         isinstance(value, (int, float))
         and not isinstance(value, bool)

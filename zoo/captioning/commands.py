@@ -1,96 +1,25 @@
-"""The captioner's commands of `keras-attention-zoo`: caption, evaluate,
-cache-features (and `export`, in `zoo.captioning.export`)."""
+"""The captioning task's commands: evaluate, caption, export and
+cache-features.
+
+Declared once (`COMMANDS`, taken by `CaptioningTask.commands`): the
+command line and `zoo.commands.run_command` derive from them.
+"""
 
 import pathlib
 
 import numpy as np
 
+from zoo.captioning.options import DATA_OPTIONS
 from zoo.captioning.options import EVALUATION_SPLITS
+from zoo.commands import Argument
+from zoo.commands import Command
+from zoo.options import Option
 
 CAPTION_EPILOG = """examples:
   keras-attention-zoo caption runs/captioning/model.keras cat.jpg dog.png
   keras-attention-zoo caption runs/captioning/model.keras cat.jpg \\
       --beam-width 3 --attention-dir attention/
 """
-
-
-def add_caption_command(commands, positive_int):
-    """`caption MODEL IMAGE...`: prints captions, writes attention PNGs."""
-    import argparse
-
-    caption = commands.add_parser(
-        "caption",
-        help="caption image files with a trained captioner",
-        description="Prints one caption per image. With --attention-dir, "
-        "also writes IMAGE_NAME.png there: the picture and, per generated "
-        "word, where the model looked (its attention upsampled and "
-        "blended over the picture).",
-        epilog=CAPTION_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    caption.add_argument("model")
-    caption.add_argument("images", nargs="+", metavar="IMAGE")
-    caption.add_argument("--beam-width", type=positive_int, default=3)
-    caption.add_argument(
-        "--length-penalty", type=float, default=0.7, help="beam search alpha"
-    )
-    caption.add_argument(
-        "--attention-dir",
-        default=None,
-        help="folder for the per-word attention images",
-    )
-    caption.add_argument(
-        "--features",
-        default=None,
-        help="for a model trained on features: the .npz holding the "
-        "images' feature maps (IMAGE names their rows)",
-    )
-
-
-def add_evaluate_arguments(parser):
-    """The captioner's flags of `evaluate` (`--data` is shared)."""
-    parser.add_argument(
-        "--image-dir", default=None, help="captioning: the image folder"
-    )
-    parser.add_argument(
-        "--features",
-        default=None,
-        help="captioning: precomputed features (.npz) of the images",
-    )
-    parser.add_argument(
-        "--instances",
-        default=None,
-        help="captioning: COCO instances_*.json, for attention correctness",
-    )
-    parser.add_argument(
-        "--eval-splits",
-        default="test",
-        choices=EVALUATION_SPLITS,
-        help="captioning: the images reported on",
-    )
-
-
-def add_cache_features_command(commands, positive_int):
-    """`cache-features DATA OUTPUT --backbone NAME`."""
-    cache = commands.add_parser(
-        "cache-features",
-        help="write the feature maps of captioned images for --features",
-        description="Runs a keras.applications backbone over every image "
-        "of DATA (any caption layout `train captioning --data` reads) and "
-        "writes OUTPUT.npz ('features' [N, h, w, C] float16 and 'image' "
-        "names), the file `train captioning --features` takes.",
-    )
-    cache.add_argument("data")
-    cache.add_argument("output")
-    cache.add_argument("--backbone", required=True)
-    cache.add_argument(
-        "--backbone-weights",
-        default="imagenet",
-        help='"imagenet" or a local weights file of the headless backbone',
-    )
-    cache.add_argument("--image-dir", default=None)
-    cache.add_argument("--image-size", type=positive_int, default=None)
-    cache.add_argument("--batch-size", type=positive_int, default=32)
 
 
 def run_caption(model, args):
@@ -182,15 +111,19 @@ def write_attention_images(directory, images, pictures, captions, outputs):
 
 
 def evaluate_captioner(model, args):
-    """Prints the test scores of a captioner (`evaluate MODEL`)."""
+    """Prints the test scores of a captioner (`evaluate MODEL`).
+
+    Returns:
+        A dict from beam width to its scores.
+    """
     from zoo.captioning import data as caption_data
     from zoo.captioning.inference import evaluate_split
     from zoo.captioning.model import FEATURES
     from zoo.captioning.model import PIXELS
     from zoo.captioning.task import SCORING
-    from zoo.captioning.task import _concatenate
-    from zoo.captioning.task import _load_pixels
+    from zoo.captioning.task import concatenate_splits
     from zoo.captioning.task import format_scores
+    from zoo.captioning.task import load_pixels
 
     if args.data is None:
         splits = caption_data.load_scene_splits(0, model.image_size, args.seed)
@@ -208,16 +141,17 @@ def evaluate_captioner(model, args):
             args.data, args.image_dir, args.seed
         )
         if model.encoder_name == PIXELS:
-            _load_pixels(splits, model.image_size)
+            load_pixels(splits, model.image_size)
     if args.instances:
         caption_data.attach_instances(splits, args.instances)
     split = splits["test"]
     if args.eval_splits == "valid+test":
-        split = _concatenate(splits["valid"], split)
+        split = concatenate_splits(splits["valid"], split)
     if args.max_examples is not None:
         count = min(args.max_examples, len(split))
         split = split.select(list(range(count)))
     print(f"test scores on {args.eval_splits} ({SCORING}):")
+    results = {}
     for beam_width in sorted({1, args.beam_width}):
         scores, _, _ = evaluate_split(
             model,
@@ -226,7 +160,9 @@ def evaluate_captioner(model, args):
             0.7 if beam_width > 1 else 0.0,
             model.image_size,
         )
+        results[beam_width] = scores
         print(format_scores(f"beam {beam_width}", scores))
+    return results
 
 
 def run_cache_features(args):
@@ -234,6 +170,11 @@ def run_cache_features(args):
     from zoo.captioning.encoders import cache_features
     from zoo.data import load_caption_data
 
+    if not args.backbone:
+        raise ValueError(
+            "--backbone: expected a keras.applications backbone such as "
+            "mobilenet_v2, received none"
+        )
     splits = load_caption_data(args.data, image_dir=args.image_dir)
     images = [image for split in splits.values() for image in split]
     missing = [image.image for image in images if image.path is None]
@@ -253,3 +194,144 @@ def run_cache_features(args):
     )
     print(f"features of {len(images):,} images written to {path}")
     print(f"train on them with: --data {args.data} --features {path}")
+
+
+def export_captioner_command(model, config):
+    """Writes the SavedModel of `export MODEL OUTPUT_DIR`; returns its path."""
+    from zoo.captioning.export import export_captioner
+
+    return export_captioner(
+        model, config.output_dir, config.beam_width, config.max_length
+    )
+
+
+def _beam_width(default, purpose):
+    return Option(
+        "beam_width",
+        int,
+        default,
+        f"Beam width of {purpose}; 1 decodes greedily.",
+        positive=True,
+    )
+
+
+CAPTION_OPTIONS = (
+    _beam_width(3, "the captions"),
+    Option("length_penalty", float, 0.7, "Beam search alpha.", minimum=0.0),
+    Option(
+        "attention_dir",
+        str,
+        None,
+        "Folder for the per-word attention images.",
+    ),
+    Option(
+        "features",
+        str,
+        None,
+        "For a model trained on features: the .npz holding the images' "
+        "feature maps (IMAGE names their rows).",
+    ),
+)
+
+EVALUATE_OPTIONS = DATA_OPTIONS + (
+    Option(
+        "eval_splits",
+        str,
+        "test",
+        "The images reported on.",
+        choices=EVALUATION_SPLITS,
+    ),
+    _beam_width(4, "the evaluation's beam search (greedy is reported too)"),
+    Option(
+        "max_examples",
+        int,
+        None,
+        "Evaluate the first N test images only.",
+        positive=True,
+    ),
+    Option("seed", int, 0, "Seed of the data split, as given to train."),
+)
+
+EXPORT_OPTIONS = (
+    _beam_width(1, "the exported decoder"),
+    Option(
+        "max_length",
+        int,
+        None,
+        "Longest caption in tokens (default: the model's).",
+        positive=True,
+    ),
+)
+
+CACHE_FEATURES_OPTIONS = (
+    Option(
+        "backbone",
+        str,
+        None,
+        "The keras.applications backbone, e.g. mobilenet_v2 (required).",
+    ),
+    Option(
+        "backbone_weights",
+        str,
+        "imagenet",
+        '"imagenet" or a local weights file of the headless backbone.',
+    ),
+    Option("image_dir", str, None, "The image folder, if not the data's."),
+    Option(
+        "image_size", int, None, "Side of the resized images.", positive=True
+    ),
+    Option("batch_size", int, 32, "Images per batch.", positive=True),
+)
+
+COMMANDS = (
+    Command(
+        "evaluate",
+        help="score a saved model on its task's test split",
+        run=evaluate_captioner,
+        options=EVALUATE_OPTIONS,
+        description="Prints BLEU-1..4 and CIDEr-D against all references, "
+        "caption accuracy, the share of captions at the length limit and, "
+        "on the generated scenes or with --instances, attention "
+        "correctness, greedy and with beam search.",
+    ),
+    Command(
+        "caption",
+        help="caption image files with a trained captioner",
+        run=run_caption,
+        arguments=(
+            Argument("images", "image files", nargs="+", metavar="IMAGE"),
+        ),
+        options=CAPTION_OPTIONS,
+        description="Prints one caption per image. With --attention-dir, "
+        "also writes IMAGE_NAME.png there: the picture and, per generated "
+        "word, where the model looked (its attention upsampled and "
+        "blended over the picture).",
+        epilog=CAPTION_EPILOG,
+    ),
+    Command(
+        "export",
+        help="write a TensorFlow SavedModel of a saved model",
+        run=export_captioner_command,
+        arguments=(
+            Argument("output_dir", "folder to write the SavedModel to"),
+        ),
+        options=EXPORT_OPTIONS,
+        description="Writes a SavedModel that maps encoded images to "
+        "captions and attention.",
+    ),
+    Command(
+        "cache-features",
+        help="write the feature maps of captioned images for --features",
+        run=run_cache_features,
+        arguments=(
+            Argument("data", "captioned images, as `train captioning --data`"),
+            Argument("output", "the .npz file to write"),
+        ),
+        options=CACHE_FEATURES_OPTIONS,
+        description="Runs a keras.applications backbone over every image "
+        "of DATA (any caption layout `train captioning --data` reads) and "
+        "writes OUTPUT.npz ('features' [N, h, w, C] float16 and 'image' "
+        "names), the file `train captioning --features` takes.",
+        takes_model=False,
+    ),
+)

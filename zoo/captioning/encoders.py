@@ -16,7 +16,6 @@ a saved encoder takes pixels, as a server decoding image files produces.
 
 import os
 import pathlib
-import secrets
 import urllib.error
 import warnings
 
@@ -25,7 +24,9 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from zoo.checks import check_positive_int
 from zoo.data.captions import CaptionedImage
+from zoo.files import write_atomically
 
 
 def _backbone(constructor, module, image_size):
@@ -73,19 +74,6 @@ def _check_backbone_name(name):
             f"Received: backbone={name!r}"
         )
     return name
-
-
-def _check_positive_int(argument, value):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < 1
-    ):
-        raise ValueError(
-            f"`{argument}` must be a positive integer. "
-            f"Received: {argument}={value!r}"
-        )
-    return int(value)
 
 
 def _first_line(error):
@@ -325,7 +313,7 @@ def build_backbone(
     name = _check_backbone_name(name)
     if image_size is None:
         image_size = BACKBONES[name]["image_size"]
-    image_size = _check_positive_int("image_size", image_size)
+    image_size = check_positive_int("image_size", image_size)
     weights_path = _check_weights(weights)
     _check_trainable_from(trainable_from)
     backbone = _construct(name, image_size, weights)
@@ -370,7 +358,7 @@ def decode_image(image_bytes, image_size):
     >>> decode_image(png, 4).shape
     TensorShape([4, 4, 3])
     """
-    image_size = _check_positive_int("image_size", image_size)
+    image_size = check_positive_int("image_size", image_size)
     image = tf.io.decode_image(
         image_bytes, channels=3, dtype=tf.uint8, expand_animations=False
     )
@@ -411,7 +399,7 @@ def load_image(path, image_size):
     >>> image.shape, float(image.min()), float(image.max())
     ((2, 2, 3), 9.0, 9.0)
     """
-    image_size = _check_positive_int("image_size", image_size)
+    image_size = check_positive_int("image_size", image_size)
     path = _check_image_file(path)
     try:
         content = path.read_bytes()
@@ -454,8 +442,8 @@ def image_dataset(paths, image_size, batch_size):
     >>> [batch.shape for batch in image_dataset([path] * 3, 4, 2)]
     [TensorShape([2, 4, 4, 3]), TensorShape([1, 4, 4, 3])]
     """
-    image_size = _check_positive_int("image_size", image_size)
-    batch_size = _check_positive_int("batch_size", batch_size)
+    image_size = check_positive_int("image_size", image_size)
+    batch_size = check_positive_int("batch_size", batch_size)
     files = [str(_check_image_file(path)) for path in paths]
     dataset = tf.data.Dataset.from_tensor_slices(
         tf.constant(files, dtype=tf.string)
@@ -574,18 +562,14 @@ def _encode(encoder, paths, image_size, batch_size, dtype, verbose):
     return features
 
 
-def _write_atomically(output_path, arrays):
+def _write_npz(output_path, arrays):
     """Writes an `.npz` beside `output_path`, then renames it into place."""
-    temporary = output_path.with_name(
-        f".{output_path.name}.{secrets.token_hex(4)}.tmp"
-    )
-    try:
-        with open(temporary, "xb") as file:
+
+    def write(path):
+        with open(path, "wb") as file:
             np.savez(file, **arrays)
-        os.replace(temporary, output_path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+
+    write_atomically(output_path, write)
 
 
 def cache_features(
@@ -647,7 +631,7 @@ def cache_features(
         raise ValueError(
             f"`dtype` must be 'float16' or 'float32'. Received: dtype={dtype!r}"
         )
-    batch_size = _check_positive_int("batch_size", batch_size)
+    batch_size = check_positive_int("batch_size", batch_size)
     output_path = pathlib.Path(output_path).expanduser()
     if output_path.suffix != ".npz":
         raise ValueError(
@@ -660,5 +644,5 @@ def cache_features(
     encoder, side = _encoder_and_size(backbone, weights, image_size)
     features = _encode(encoder, paths, side, batch_size, dtype, verbose)
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(output_path, {"features": features, "image": names})
+    _write_npz(output_path, {"features": features, "image": names})
     return output_path

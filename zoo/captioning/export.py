@@ -11,10 +11,10 @@ import keras
 from zoo.captioning.model import FEATURES
 from zoo.captioning.vocabulary import END_ID
 from zoo.captioning.vocabulary import PAD_ID
-from zoo.translation.export import _check_backend
-from zoo.translation.export import _check_export_path
-from zoo.translation.export import _check_positive_int
-from zoo.translation.export import write_archive
+from zoo.checks import check_positive_int
+from zoo.saved_model import check_export_path
+from zoo.saved_model import check_tensorflow_backend
+from zoo.saved_model import write_archive
 
 ENDPOINT_NAME = "caption"
 
@@ -45,16 +45,16 @@ def export_captioner(model, path, beam_width=1, max_length=None):
     Returns:
         The path written, as a string.
     """
-    _check_backend()
-    beam_width = _check_positive_int("beam_width", beam_width)
+    check_tensorflow_backend("export_captioner")
+    beam_width = check_positive_int("beam_width", beam_width)
     if max_length is not None:
-        max_length = _check_positive_int("max_length", max_length)
+        max_length = check_positive_int("max_length", max_length)
     if not model.built:
         raise ValueError(
             "`model` must be built (trained, loaded, or called once) before "
             f"export. Received: an unbuilt {type(model).__name__}"
         )
-    path = _check_export_path(path)
+    path = check_export_path(path)
     caption, signature = _caption_function(model, beam_width, max_length)
     archive = keras.export.ExportArchive()
     archive.add_variable_collection("variables", model.variables)

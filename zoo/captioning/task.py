@@ -9,13 +9,11 @@ of captions that run to the length limit and, for scenes, attention
 correctness, for greedy and beam-search decoding.
 """
 
-import hashlib
-import json
-
 import keras
 import numpy as np
 
 from zoo.captioning import data as caption_data
+from zoo.captioning.commands import COMMANDS
 from zoo.captioning.inference import caption_arrays
 from zoo.captioning.inference import caption_texts
 from zoo.captioning.inference import evaluate_split
@@ -26,6 +24,7 @@ from zoo.captioning.model import ShowAttendTell
 from zoo.captioning.options import OPTIONS
 from zoo.captioning.vocabulary import CaptionEncoder
 from zoo.captioning.vocabulary import build_vocabulary
+from zoo.fingerprints import fingerprint
 from zoo.trainer import Task
 from zoo.trainer import TrainingData
 from zoo.trainer import training_summary
@@ -94,6 +93,8 @@ class CaptioningTask(Task):
         "for greedy and beam-search decoding."
     )
     options = OPTIONS
+    model_class = ShowAttendTell
+    commands = COMMANDS
 
     def __init__(self, config):
         super().__init__(config)
@@ -178,7 +179,7 @@ class CaptioningTask(Task):
                 config.data, config.image_dir, config.seed
             )
             if config.backbone is None:
-                _load_pixels(splits, config.image_size)
+                load_pixels(splits, config.image_size)
         _check_split_sizes(splits, config.data)
         if config.instances:
             caption_data.attach_instances(splits, config.instances)
@@ -262,7 +263,7 @@ class CaptioningTask(Task):
         config = self.config
         split = self.splits["test"]
         if config.eval_splits == "valid+test":
-            split = _concatenate(self.splits["valid"], split)
+            split = concatenate_splits(self.splits["valid"], split)
         if config.max_eval_images is not None:
             count = min(config.max_eval_images, len(split))
             split = split.select(list(range(count)))
@@ -404,7 +405,7 @@ def _picture(split, index):
     return np.full((_PLACEHOLDER_SIDE, _PLACEHOLDER_SIDE, 3), 128, np.uint8)
 
 
-def _load_pixels(splits, image_size):
+def load_pixels(splits, image_size):
     """Decodes every image of the splits into memory (small CNN on pixels)."""
     from zoo.captioning.encoders import load_image
 
@@ -433,7 +434,7 @@ def _check_split_sizes(splits, data):
         )
 
 
-def _concatenate(first, second):
+def concatenate_splits(first, second):
     """Two splits as one (e.g. Flickr8k's dev and test images)."""
     merged = caption_data.CaptionSplit(names=[], references=[])
     for field in ("names", "references", "paths", "objects", "instances"):
@@ -458,5 +459,4 @@ def _fingerprint(value):
             name: [split.names, split.references]
             for name, split in sorted(value.items())
         }
-    text = json.dumps(value, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return fingerprint(value)

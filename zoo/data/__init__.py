@@ -20,10 +20,10 @@ from zoo.data.scenes import Scenes
 from zoo.data.scenes import box_to_grid_mask
 from zoo.data.scenes import generate_scenes
 from zoo.data.scenes import load_scenes
+from zoo.data.splits import split_pairs
 from zoo.data.translation import load_parallel_files
 from zoo.data.translation import load_tab_separated
 from zoo.data.translation import load_translation_data
-from zoo.data.translation import split_pairs
 
 __all__ = [
     "CaptionedImage",

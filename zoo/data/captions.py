@@ -40,7 +40,6 @@ naming the file (and the line, or the JSON record).
 
 import dataclasses
 import functools
-import json
 import os
 import pathlib
 import re
@@ -52,10 +51,13 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from zoo.data.translation import SPLIT_NAMES
-from zoo.data.translation import read_lines
-from zoo.data.translation import resolve_path
-from zoo.data.translation import split_pairs
+from zoo.data.splits import SPLIT_NAMES
+from zoo.data.splits import split_pairs
+from zoo.files import is_url
+from zoo.files import json_field
+from zoo.files import read_json
+from zoo.files import read_lines
+from zoo.files import resolve_path
 
 FLICKR_TOKEN_FILES = (
     "Flickr8k.token.txt",
@@ -83,7 +85,6 @@ KARPATHY_SPLITS = {
     "test": "test",
 }
 _ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2")
-_URL_SCHEMES = ("http", "https", "ftp", "file")
 _TOKEN_KEY = re.compile(r"(?P<image>.+)#(?P<number>\d+)")
 # One field of a line holding two entries: "caption. next.jpg#3".
 _FUSED_ENTRY = re.compile(r"(?P<caption>.*\S)\s+(?P<key>\S+#\d+)")
@@ -107,10 +108,6 @@ class CaptionedImage(NamedTuple):
     image: str
     captions: tuple
     path: pathlib.Path | None = None
-
-
-def _is_url(path):
-    return urllib.parse.urlparse(str(path)).scheme in _URL_SCHEMES
 
 
 def _single_folder(directory):
@@ -149,7 +146,7 @@ def resolve_directory(path, cache_dir=None):
     >>> resolve_directory("/tmp")
     PosixPath('/tmp')
     """
-    if not _is_url(path):
+    if not is_url(path):
         local_path = pathlib.Path(path).expanduser()
         if not local_path.is_dir():
             raise FileNotFoundError(f"No such directory: '{local_path}'")
@@ -171,7 +168,7 @@ def resolve_directory(path, cache_dir=None):
 
 
 def _resolve_file_or_directory(path, cache_dir):
-    if _is_url(path) and str(path).endswith(_ARCHIVE_SUFFIXES):
+    if is_url(path) and str(path).endswith(_ARCHIVE_SUFFIXES):
         return resolve_directory(path, cache_dir)
     return resolve_path(path, cache_dir)
 
@@ -501,68 +498,22 @@ def load_flickr(
     return {split: splits[split] for split in SPLIT_NAMES}
 
 
-def _read_json(path):
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as error:
-        raise ValueError(f"Could not read {path}: {error}") from None
-    except UnicodeDecodeError as error:
-        raise ValueError(
-            f"{path}: not valid UTF-8 ({error.reason} at byte {error.start})."
-        ) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"{path}, line {error.lineno}: not valid JSON ({error.msg})."
-        ) from None
-
-
-def _field(record, key, path, where, kind):
-    """`record[key]`, checked to be of `kind` (a type or tuple of types).
-
-    `where` names the record (`"images[3]"`), or is empty for the file's
-    top level.
-    """
-    if not isinstance(record, dict):
-        raise ValueError(
-            f"{path}: {where or 'the file'} must be a JSON object, found "
-            f"{type(record).__name__}."
-        )
-    if key not in record:
-        raise ValueError(
-            f"{path}: {where or 'the file'} has no {key!r} key (keys: "
-            f"{sorted(record)})."
-        )
-    value = record[key]
-    location = f"{where}[{key!r}]" if where else repr(key)
-    if not isinstance(value, kind) or isinstance(value, bool):
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        names = " or ".join(k.__name__ for k in kinds)
-        raise ValueError(
-            f"{path}: {location} must be a {names}, found {value!r:.80}."
-        )
-    if isinstance(value, str) and not value.strip():
-        raise ValueError(f"{path}: {location} is empty.")
-    return value
-
-
 def _coco_entries(data, path):
     """(file_name, file_name, captions) of every image of a COCO file."""
-    images = _field(data, "images", path, "", list)
-    annotations = _field(data, "annotations", path, "", list)
+    images = json_field(data, "images", path, "", list)
+    annotations = json_field(data, "annotations", path, "", list)
     names, captions = {}, {}
     for index, image in enumerate(images):
         where = f"images[{index}]"
-        image_id = _field(image, "id", path, where, (int, str))
+        image_id = json_field(image, "id", path, where, (int, str))
         if image_id in names:
             raise ValueError(f"{path}: {where} repeats id {image_id!r}.")
-        names[image_id] = _field(image, "file_name", path, where, str)
+        names[image_id] = json_field(image, "file_name", path, where, str)
         captions[image_id] = []
     for index, annotation in enumerate(annotations):
         where = f"annotations[{index}]"
-        image_id = _field(annotation, "image_id", path, where, (int, str))
-        caption = _field(annotation, "caption", path, where, str)
+        image_id = json_field(annotation, "image_id", path, where, (int, str))
+        caption = json_field(annotation, "caption", path, where, str)
         if image_id not in captions:
             raise ValueError(
                 f"{path}: {where} has image_id={image_id!r}, which no entry "
@@ -612,32 +563,32 @@ def load_coco(captions_json, image_dir=None, *, cache_dir=None):
     [CaptionedImage(image='COCO_7.jpg', captions=('A cat.',), path=None)]
     """
     path = resolve_path(captions_json, cache_dir)
-    entries = _coco_entries(_read_json(path), path)
+    entries = _coco_entries(read_json(path), path)
     image_dir = _resolve_image_dir(image_dir, cache_dir)
     return _finish({"all": entries}, image_dir, path)["all"]
 
 
 def _karpathy_entries(data, path):
     """Entries of each split of a Karpathy split file."""
-    images = _field(data, "images", path, "", list)
+    images = json_field(data, "images", path, "", list)
     entries = {split: [] for split in SPLIT_NAMES}
     for index, image in enumerate(images):
         where = f"images[{index}]"
-        filename = _field(image, "filename", path, where, str)
-        split = _field(image, "split", path, where, str)
+        filename = json_field(image, "filename", path, where, str)
+        split = json_field(image, "split", path, where, str)
         if split not in KARPATHY_SPLITS:
             raise ValueError(
                 f"{path}: {where} has split={split!r}, not one of "
                 f"{list(KARPATHY_SPLITS)}."
             )
-        sentences = _field(image, "sentences", path, where, list)
+        sentences = json_field(image, "sentences", path, where, list)
         captions = [
-            _field(sentence, "raw", path, f"{where}.sentences[{i}]", str)
+            json_field(sentence, "raw", path, f"{where}.sentences[{i}]", str)
             for i, sentence in enumerate(sentences)
         ]
         relative = filename
         if image.get("filepath"):
-            folder = _field(image, "filepath", path, where, str)
+            folder = json_field(image, "filepath", path, where, str)
             relative = str(pathlib.PurePosixPath(folder, filename))
         entries[KARPATHY_SPLITS[split]].append(
             (filename, relative, [caption.strip() for caption in captions])
@@ -684,7 +635,7 @@ def load_karpathy(dataset_json, image_dir=None, *, cache_dir=None):
     [CaptionedImage(image='a.jpg', captions=('A dog runs.',), path=None)]
     """
     path = resolve_path(dataset_json, cache_dir)
-    entries = _karpathy_entries(_read_json(path), path)
+    entries = _karpathy_entries(read_json(path), path)
     image_dir = _resolve_image_dir(image_dir, cache_dir)
     return _finish(entries, image_dir, path)
 
@@ -747,7 +698,7 @@ def load_caption_data(
             cache_dir=cache_dir,
         )
     path = resolve_path(data, cache_dir)
-    content = _read_json(path)
+    content = read_json(path)
     image_dir = _resolve_image_dir(image_dir, cache_dir)
     images = content.get("images") if isinstance(content, dict) else None
     if images and isinstance(images[0], dict) and "split" in images[0]:

@@ -8,7 +8,7 @@ is removed. Examples whose document or every reference is empty are
 skipped; each file with such examples gives one warning saying how many.
 
 Layouts read, each from a local path or a URL (downloaded once into the
-Keras cache, as `zoo.data.translation.resolve_path` does; folders must be
+Keras cache, as `zoo.files.resolve_path` does; folders must be
 local):
 
 * **DialogSum** (Chen et al., 2021): gzipped or plain JSON lines
@@ -48,9 +48,10 @@ import warnings
 from typing import NamedTuple
 
 from zoo.data import reports
-from zoo.data.translation import read_lines
-from zoo.data.translation import resolve_path
-from zoo.data.translation import split_pairs
+from zoo.data.splits import check_max_examples
+from zoo.data.splits import split_pairs
+from zoo.files import read_lines
+from zoo.files import resolve_path
 
 
 class SummaryExample(NamedTuple):
@@ -120,18 +121,6 @@ def _references(value):
     """A summary field as a tuple of non-empty references."""
     values = value if isinstance(value, (list, tuple)) else [value]
     return tuple(text for text in map(_as_text, values) if text)
-
-
-def _check_max_examples(max_examples):
-    if max_examples is not None and (
-        isinstance(max_examples, bool)
-        or not isinstance(max_examples, int)
-        or max_examples < 1
-    ):
-        raise ValueError(
-            "`max_examples` must be None or an integer >= 1. "
-            f"Received: max_examples={max_examples!r}"
-        )
 
 
 def _keep_nonempty(rows, source):
@@ -615,7 +604,7 @@ def load_summarization_data(
     >>> splits["source"]
     'generated news reports (seed 0)'
     """
-    _check_max_examples(max_examples)
+    check_max_examples(max_examples)
     if data is None:
         return _generated_reports(valid, test, max_examples, seed)
 

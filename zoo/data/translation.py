@@ -40,17 +40,15 @@ other functions are its building blocks. Every function returns
 `ValueError` or `FileNotFoundError` naming the file (and the line).
 """
 
-import gzip
 import pathlib
 import random
-import urllib.parse
-import zipfile
-
-import keras
 
 from zoo.data import dates
-
-SPLIT_NAMES = ("train", "valid", "test")
+from zoo.data.splits import check_max_examples
+from zoo.data.splits import split_pairs
+from zoo.files import is_url
+from zoo.files import read_lines
+from zoo.files import resolve_path
 
 # File stems tried, in order, for each split inside a directory.
 SPLIT_FILE_STEMS = {
@@ -59,160 +57,6 @@ SPLIT_FILE_STEMS = {
     "test": ("test", "test_2016_flickr"),
 }
 TAB_SEPARATED_SUFFIXES = (".tsv", ".tsv.gz", ".txt", ".txt.gz", ".zip")
-
-_URL_SCHEMES = ("http", "https", "ftp", "file")
-
-
-def _is_url(path):
-    return urllib.parse.urlparse(str(path)).scheme in _URL_SCHEMES
-
-
-def resolve_path(path, cache_dir=None):
-    """Returns a local path for a file path or a URL.
-
-    URLs are downloaded with `keras.utils.get_file` into
-    `cache_dir/datasets` (default `~/.keras/datasets`), once: later calls
-    reuse the cached file.
-
-    Args:
-        path: a local file path (`str` or `pathlib.Path`) or an `http`,
-            `https`, `ftp` or `file` URL.
-        cache_dir: where downloads are cached; `None` for Keras' default.
-
-    Returns:
-        A `pathlib.Path` to an existing local file or directory.
-
-    Raises:
-        FileNotFoundError: if a local `path` does not exist.
-
-    Example:
-
-    >>> resolve_path("/tmp")
-    PosixPath('/tmp')
-    """
-    if _is_url(path):
-        file_name = pathlib.PurePosixPath(
-            urllib.parse.urlparse(str(path)).path
-        ).name
-        if not file_name:
-            raise ValueError(
-                "`path` must be the URL of a file, ending with its name. "
-                f"Received: path={path!r}"
-            )
-        return pathlib.Path(
-            keras.utils.get_file(
-                fname=file_name, origin=str(path), cache_dir=cache_dir
-            )
-        )
-    local_path = pathlib.Path(path).expanduser()
-    if not local_path.exists():
-        raise FileNotFoundError(f"No such file or directory: '{local_path}'")
-    return local_path
-
-
-def _is_metadata(name):
-    """Whether a zip member is metadata rather than data.
-
-    Skipped: `_about.txt` (and any name starting with "_"), hidden files
-    and folders (names starting with "."), macOS resource forks (`._*`)
-    and the `__MACOSX/` folder that macOS's Archive Utility adds.
-    """
-    parts = pathlib.PurePosixPath(name).parts
-    return (
-        not parts
-        or parts[0] == "__MACOSX"
-        or parts[-1].startswith("_")
-        or any(part.startswith(".") for part in parts)
-    )
-
-
-def _zip_member(archive, path):
-    """Picks the one data file in an Anki-style zip (skipping metadata)."""
-    candidates = [
-        name
-        for name in archive.namelist()
-        if name.endswith((".txt", ".tsv")) and not _is_metadata(name)
-    ]
-    if len(candidates) != 1:
-        raise ValueError(
-            f"{path}: expected exactly one .txt or .tsv data file in the zip "
-            "archive (files starting with '_' or '.' and the __MACOSX "
-            f"folder are skipped). Found: {candidates}"
-        )
-    return candidates[0]
-
-
-def read_lines(path):
-    """Reads the lines of a UTF-8 text file, plain, `.gz` or `.zip`.
-
-    Lines are split on "\\n" only (a stray "\\r" is removed), so that
-    line-aligned files stay aligned even when a sentence holds another
-    Unicode line separator; a file without any "\\n" but with "\\r" (old
-    Mac OS line endings) is split on "\\r". A UTF-8 byte-order mark is
-    dropped.
-
-    Args:
-        path: a local `pathlib.Path` or string. A `.zip` archive must hold
-            exactly one `.txt` or `.tsv` data file; names starting with "_"
-            (`_about.txt`) or "." (hidden files, macOS `._*` resource
-            forks) and the `__MACOSX/` folder are skipped.
-
-    Returns:
-        A list of strings without line terminators.
-
-    Raises:
-        FileNotFoundError: if `path` does not exist.
-        ValueError: if the file cannot be read, decompressed or decoded;
-            the message names the file and, for decoding, the line.
-
-    Example:
-
-    >>> import pathlib, tempfile
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
-    >>> _ = path.write_text("Go.\\tVe.\\n", encoding="utf-8")
-    >>> read_lines(path)
-    ['Go.\\tVe.']
-    """
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No such file: '{path}'")
-    try:
-        if path.suffix == ".zip":
-            with zipfile.ZipFile(path) as archive:
-                data = archive.read(_zip_member(archive, path))
-        elif path.suffix == ".gz":
-            with gzip.open(path, "rb") as file:
-                data = file.read()
-        else:
-            data = path.read_bytes()
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"Could not read {path}: {error}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line_number = data.count(b"\n", 0, error.start) + 1
-        raise ValueError(
-            f"{path}, line {line_number}: not valid UTF-8 ({error.reason} "
-            f"at byte {error.start})."
-        ) from None
-    text = text.removeprefix("\ufeff")
-    # Classic Mac OS files end lines with "\r" alone; without any "\n",
-    # splitting on "\n" would read the whole file as one line.
-    separator = "\r" if "\r" in text and "\n" not in text else "\n"
-    lines = text.split(separator)
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line.removesuffix("\r") for line in lines]
-
-
-def _check_max_examples(max_examples):
-    if max_examples is not None and (
-        not isinstance(max_examples, int) or max_examples < 1
-    ):
-        raise ValueError(
-            "`max_examples` must be None or an integer >= 1. "
-            f"Received: max_examples={max_examples!r}"
-        )
 
 
 def load_tab_separated(
@@ -271,7 +115,7 @@ def load_tab_separated(
             "`source_column` and `target_column` must differ. Received: "
             f"source_column={source_column}, target_column={target_column}"
         )
-    _check_max_examples(max_examples)
+    check_max_examples(max_examples)
     path = resolve_path(path, cache_dir)
     num_columns = max(source_column, target_column) + 1
     pairs = []
@@ -347,7 +191,7 @@ def load_parallel_files(
     >>> load_parallel_files(folder / "train.de", folder / "train.en")
     [('Ein Hund.', 'A dog.')]
     """
-    _check_max_examples(max_examples)
+    check_max_examples(max_examples)
     source_path = resolve_path(source_path, cache_dir)
     target_path = resolve_path(target_path, cache_dir)
     sources = _read_sentences(source_path)
@@ -360,61 +204,6 @@ def load_parallel_files(
         )
     pairs = list(zip(sources, targets, strict=True))
     return pairs[:max_examples] if max_examples is not None else pairs
-
-
-def split_pairs(pairs, *, valid_fraction=0.1, test_fraction=0.1, seed=0):
-    """Splits pairs into train/valid/test so no source crosses splits.
-
-    The distinct source sentences are shuffled with `seed` and divided by
-    the fractions; every pair goes to the split of its source, so the
-    fractions are fractions of distinct sources (close to fractions of
-    pairs). Within a split, pairs keep their input order.
-
-    Args:
-        pairs: a list of `(source, target)` tuples.
-        valid_fraction: fraction of distinct sources for validation.
-        test_fraction: fraction of distinct sources for testing.
-        seed: integer seed of the shuffle.
-
-    Returns:
-        A dict with keys `"train"`, `"valid"` and `"test"`.
-
-    Example:
-
-    >>> pairs = [(f"s{i}", f"t{i}") for i in range(10)]
-    >>> splits = split_pairs(pairs, valid_fraction=0.2, test_fraction=0.1)
-    >>> [len(splits[name]) for name in ("train", "valid", "test")]
-    [7, 2, 1]
-    """
-    for name, fraction in (
-        ("valid_fraction", valid_fraction),
-        ("test_fraction", test_fraction),
-    ):
-        if not 0.0 <= fraction < 1.0:
-            raise ValueError(
-                f"`{name}` must be in [0, 1). Received: {name}={fraction}"
-            )
-    if valid_fraction + test_fraction >= 1.0:
-        raise ValueError(
-            "`valid_fraction + test_fraction` must be < 1. Received: "
-            f"valid_fraction={valid_fraction}, test_fraction={test_fraction}"
-        )
-    unique_sources = list(dict.fromkeys(source for source, _ in pairs))
-    random.Random(seed).shuffle(unique_sources)
-    num_valid = round(valid_fraction * len(unique_sources))
-    num_test = round(test_fraction * len(unique_sources))
-    split_of_source = {}
-    for index, source in enumerate(unique_sources):
-        if index < num_valid:
-            split_of_source[source] = "valid"
-        elif index < num_valid + num_test:
-            split_of_source[source] = "test"
-        else:
-            split_of_source[source] = "train"
-    splits = {name: [] for name in SPLIT_NAMES}
-    for pair in pairs:
-        splits[split_of_source[pair[0]]].append(pair)
-    return splits
 
 
 def _with_suffixes(stem, suffixes):
@@ -447,7 +236,7 @@ def _load_one(spec, *, source_lang, target_lang, source_column, target_column):
             )
         return load_parallel_files(spec[0], spec[1])
     if source_lang is not None:
-        if _is_url(spec):
+        if is_url(spec):
             raise ValueError(
                 "Line-aligned files at URLs must be given as a pair "
                 f"(source_url, target_url). Received: {spec!r}"
@@ -531,7 +320,7 @@ def _load_given_splits(data, explicit, load, source_lang, target_lang):
     explicit = dict(explicit)
     if (
         not isinstance(data, (tuple, list))
-        and not _is_url(data)
+        and not is_url(data)
         and pathlib.Path(data).expanduser().is_dir()
     ):
         directory = pathlib.Path(data).expanduser()
@@ -656,7 +445,7 @@ def load_translation_data(
     >>> [len(splits[name]) for name in ("train", "valid", "test")]
     [100, 1000, 1000]
     """
-    _check_max_examples(max_examples)
+    check_max_examples(max_examples)
     _check_languages(source_lang, target_lang)
     if return_alignment and data is not None:
         raise ValueError(

@@ -1,9 +1,19 @@
-"""The summarizer's commands of `keras-attention-zoo`: summarize and
-evaluate (and `export`, in `zoo.summarization.export`)."""
+"""The summarization task's commands: evaluate, summarize and export.
 
-import argparse
+Declared once (`COMMANDS`, taken by `SummarizationTask.commands`): the
+command line and `zoo.commands.run_command` derive from them.
+"""
+
 import pathlib
 import sys
+
+from zoo.commands import Argument
+from zoo.commands import Command
+from zoo.inputs import stdin_lines
+from zoo.options import Option
+from zoo.summarization.options import DATA_OPTIONS
+from zoo.summarization.options import DECODING_OPTIONS
+from zoo.summarization.options import OPTIONS
 
 SUMMARIZE_EPILOG = """examples:
   keras-attention-zoo summarize runs/summarization/model.keras report.txt
@@ -13,76 +23,10 @@ SUMMARIZE_EPILOG = """examples:
 """
 
 
-def add_summarize_command(commands, positive_int):
-    """`summarize MODEL [FILE|TEXT]...`: prints one summary per document."""
-    summarize = commands.add_parser(
-        "summarize",
-        help="summarize documents with a trained summarizer",
-        description="Prints one summary per document. Each DOCUMENT is a "
-        "file (its whole text) if such a file exists, else the text "
-        "itself; without any, every line of stdin is a document. With "
-        "--attention-dir, also writes summary_N.png there: the attention "
-        "of every generated word over the document, with p_gen (the "
-        "probability of generating rather than copying) beside each row, "
-        "the final coverage below, and copied words marked.",
-        epilog=SUMMARIZE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    summarize.add_argument("model")
-    summarize.add_argument("documents", nargs="*", metavar="DOCUMENT")
-    add_decoding_arguments(summarize, positive_int, beam_width=4)
-    summarize.add_argument(
-        "--attention-dir",
-        default=None,
-        help="folder for the attention heatmaps of the summaries",
-    )
-
-
-def add_decoding_arguments(parser, positive_int, beam_width=None):
-    """Beam search flags shared by `summarize` and `evaluate`."""
-    if beam_width is not None:
-        parser.add_argument(
-            "--beam-width", type=positive_int, default=beam_width
-        )
-    parser.add_argument(
-        "--length-penalty",
-        type=float,
-        default=1.0,
-        help="summarization: GNMT length penalty alpha of beam search",
-    )
-    parser.add_argument(
-        "--no-repeat-ngram-size",
-        type=int,
-        default=0,
-        help="summarization: forbid repeating n-grams of this size (3: "
-        "trigram blocking); 0 allows them",
-    )
-
-
-def add_evaluate_arguments(parser):
-    """The summarizer's flags of `evaluate` (`--data` is shared)."""
-    parser.add_argument(
-        "--text-column",
-        default="text",
-        help="summarization: the document column of a JSON lines/CSV/TSV file",
-    )
-    parser.add_argument(
-        "--summary-column",
-        default="summary",
-        help="summarization: the summary column of a JSON lines/CSV/TSV file",
-    )
-    parser.add_argument(
-        "--lead-words",
-        type=int,
-        default=30,
-        help="summarization: words of the lead baseline",
-    )
-
-
-def read_documents(arguments, stdin_lines):
+def read_documents(arguments, read_stdin=stdin_lines):
     """The documents of `summarize`: files, texts or stdin lines."""
     if not arguments:
-        return [line for line in stdin_lines() if line.strip()]
+        return [line for line in read_stdin() if line.strip()]
     documents = []
     for number, argument in enumerate(arguments, 1):
         if _is_file(argument):
@@ -118,11 +62,11 @@ def _shorten(text, limit=40):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def run_summarize(model, args, stdin_lines):
+def run_summarize(model, args):
     """Summarizes documents and prints one summary per line."""
     from zoo.summarization.inference import summarize_texts
 
-    documents = read_documents(args.documents, stdin_lines)
+    documents = read_documents(args.documents)
     summaries = summarize_texts(
         model,
         documents,
@@ -168,20 +112,19 @@ def write_attention_images(directory, summaries):
 
 
 def evaluate_summarizer(model, args):
-    """Prints the test scores of a summarizer (`evaluate MODEL`)."""
+    """Prints the test scores of a summarizer (`evaluate MODEL`).
+
+    Returns:
+        A dict from beam width to its scores.
+    """
     from zoo.summarization import inference
     from zoo.summarization.task import SCORING
-    from zoo.summarization.task import _load_splits
     from zoo.summarization.task import format_scores
+    from zoo.summarization.task import load_splits
 
-    config = argparse.Namespace(
-        data=args.data,
-        num_reports=1,
-        seed=args.seed,
-        text_column=args.text_column,
-        summary_column=args.summary_column,
+    splits, names = load_splits(
+        args.data, args.text_column, args.summary_column, args.seed
     )
-    splits, names = _load_splits(config)
     examples = splits["test"]
     names = None if names is None else names["test"]
     if args.max_examples is not None:
@@ -193,6 +136,7 @@ def evaluate_summarizer(model, args):
         f"lead-{args.lead_words}: ROUGE-1/2/L {lead['rouge1']:.1f}/"
         f"{lead['rouge2']:.1f}/{lead['rougeL']:.1f}"
     )
+    results = {}
     for beam_width in sorted({1, args.beam_width}):
         scores, _ = inference.evaluate_examples(
             model,
@@ -202,4 +146,119 @@ def evaluate_summarizer(model, args):
             no_repeat_ngram_size=args.no_repeat_ngram_size,
             names=names,
         )
+        results[beam_width] = scores
         print(format_scores(f"beam {beam_width}", scores))
+    return results
+
+
+def export_summarizer_command(model, config):
+    """Writes the SavedModel of `export MODEL OUTPUT_DIR`; returns its path."""
+    from zoo.summarization.export import export_summarizer
+
+    path = export_summarizer(
+        model,
+        config.output_dir,
+        config.beam_width,
+        config.max_length,
+        config.no_repeat_ngram_size,
+    )
+    print(f"SavedModel written to {path}")
+    print(
+        "use it (needs only tensorflow and tensorflow_text): "
+        f"tf.saved_model.load({path!r}).signatures['serving_default']"
+        "(tf.constant(['a document ...']))['summary']"
+    )
+    return path
+
+
+_MAX_EXAMPLES = Option(
+    "max_examples",
+    int,
+    None,
+    "Evaluate the first N test documents only.",
+    positive=True,
+)
+
+EVALUATE_OPTIONS = (
+    DATA_OPTIONS
+    + DECODING_OPTIONS
+    + (
+        next(option for option in OPTIONS if option.name == "lead_words"),
+        _MAX_EXAMPLES,
+        Option("seed", int, 0, "Seed of the data split, as given to train."),
+    )
+)
+
+SUMMARIZE_OPTIONS = DECODING_OPTIONS + (
+    Option(
+        "attention_dir",
+        str,
+        None,
+        "Folder for the attention heatmaps of the summaries.",
+    ),
+)
+
+EXPORT_OPTIONS = (
+    Option(
+        "beam_width",
+        int,
+        1,
+        "Beam width of the exported decoder; 1 decodes greedily.",
+        positive=True,
+    ),
+    Option(
+        "max_length",
+        int,
+        None,
+        "Longest summary in tokens (default: the model's).",
+        positive=True,
+    ),
+    DECODING_OPTIONS[2],
+)
+
+COMMANDS = (
+    Command(
+        "evaluate",
+        help="score a saved model on its task's test split",
+        run=evaluate_summarizer,
+        options=EVALUATE_OPTIONS,
+        description="Prints ROUGE-1/2/L F1 against the best reference "
+        "beside the lead baseline, the repetition rate and, on the "
+        "generated reports, the share of unseen names copied, greedy and "
+        "with beam search.",
+    ),
+    Command(
+        "summarize",
+        help="summarize documents with a trained summarizer",
+        run=run_summarize,
+        arguments=(
+            Argument(
+                "documents",
+                "files (their whole text) or texts; default: stdin lines",
+                nargs="*",
+                metavar="DOCUMENT",
+            ),
+        ),
+        options=SUMMARIZE_OPTIONS,
+        description="Prints one summary per document. Each DOCUMENT is a "
+        "file (its whole text) if such a file exists, else the text "
+        "itself; without any, every line of stdin is a document. With "
+        "--attention-dir, also writes summary_N.png there: the attention "
+        "of every generated word over the document, with p_gen (the "
+        "probability of generating rather than copying) beside each row, "
+        "the final coverage below, and copied words marked.",
+        epilog=SUMMARIZE_EPILOG,
+    ),
+    Command(
+        "export",
+        help="write a TensorFlow SavedModel of a saved model",
+        run=export_summarizer_command,
+        arguments=(
+            Argument("output_dir", "folder to write the SavedModel to"),
+        ),
+        options=EXPORT_OPTIONS,
+        description="Writes a SavedModel that maps raw documents to "
+        "summaries and attention (needs only tensorflow and "
+        "tensorflow_text).",
+    ),
+)

@@ -10,12 +10,12 @@ needs neither `zoo` nor `keras_attention`, only TensorFlow and
 
 import keras
 
+from zoo.checks import check_positive_int
+from zoo.saved_model import check_export_path
+from zoo.saved_model import check_tensorflow_backend
+from zoo.saved_model import write_archive
 from zoo.text.word_vocabulary import END_ID
 from zoo.text.word_vocabulary import PAD_ID
-from zoo.translation.export import _check_backend
-from zoo.translation.export import _check_export_path
-from zoo.translation.export import _check_positive_int
-from zoo.translation.export import write_archive
 
 ENDPOINT_NAME = "summarize"
 
@@ -50,16 +50,16 @@ def export_summarizer(
     Returns:
         The path written, as a string.
     """
-    _check_backend()
-    beam_width = _check_positive_int("beam_width", beam_width)
+    check_tensorflow_backend("export_summarizer")
+    beam_width = check_positive_int("beam_width", beam_width)
     if max_length is not None:
-        max_length = _check_positive_int("max_length", max_length)
+        max_length = check_positive_int("max_length", max_length)
     if not model.built:
         raise ValueError(
             "`model` must be built (trained, loaded, or called once) before "
             f"export. Received: an unbuilt {type(model).__name__}"
         )
-    path = _check_export_path(path)
+    path = check_export_path(path)
 
     import tensorflow as tf
 

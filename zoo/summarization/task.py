@@ -10,12 +10,11 @@ and, on the generated reports, the share of unseen names copied, greedy
 and with beam search, beside the lead baseline.
 """
 
-import hashlib
-import json
-
 import keras
 
+from zoo.fingerprints import fingerprint
 from zoo.summarization import inference
+from zoo.summarization.commands import COMMANDS
 from zoo.summarization.data import encode_examples
 from zoo.summarization.data import make_dataset
 from zoo.summarization.model import Summarizer
@@ -75,6 +74,8 @@ class SummarizationTask(Task):
         "search, beside the lead baseline."
     )
     options = OPTIONS
+    model_class = Summarizer
+    commands = COMMANDS
 
     def __init__(self, config):
         super().__init__(config)
@@ -123,7 +124,13 @@ class SummarizationTask(Task):
         from zoo.text.word_vocabulary import WordVocabulary
 
         config = self.config
-        self.splits, self.names = _load_splits(config)
+        self.splits, self.names = load_splits(
+            config.data,
+            config.text_column,
+            config.summary_column,
+            config.seed,
+            config.num_reports,
+        )
         self.define(data_fingerprint=_fingerprint(self.splits))
         settings = self._model_settings()
         self.vocabulary = WordVocabulary.build(
@@ -371,17 +378,25 @@ def summary_decode_fn(model):
     return decode
 
 
-def _load_splits(config):
-    """The splits of `SummaryExample`s, and the report names (or `None`)."""
+def load_splits(data, text_column, summary_column, seed, num_reports=1):
+    """The splits of `SummaryExample`s, and the report names (or `None`).
+
+    Args:
+        data: The `--data` of `train summarization`; `None` for the
+            generated reports.
+        text_column: The document column of a table.
+        summary_column: The summary column of a table.
+        seed: Seed of the split (and of the generated reports).
+        num_reports: Generated training reports (their test reports are
+            the same for any number).
+    """
     from zoo.data.summaries import SummaryExample
     from zoo.data.summaries import load_summarization_data
 
-    if config.data is None:
+    if data is None:
         from zoo.data.reports import generate_reports
 
-        reports = generate_reports(
-            num_train=config.num_reports, seed=config.seed
-        )
+        reports = generate_reports(num_train=num_reports, seed=seed)
         splits = {
             name: [
                 SummaryExample(report.text, (report.summary,))
@@ -395,16 +410,16 @@ def _load_splits(config):
         }
         return splits, names
     splits = load_summarization_data(
-        config.data,
-        text_column=config.text_column,
-        summary_column=config.summary_column,
-        seed=config.seed,
+        data,
+        text_column=text_column,
+        summary_column=summary_column,
+        seed=seed,
     )
     splits = {name: splits[name] for name in ("train", "valid", "test")}
     sizes = {name: len(split) for name, split in splits.items()}
     if not all(sizes.values()):
         raise ValueError(
-            f"--data {config.data}: expected documents with summaries in the "
+            f"--data {data}: expected documents with summaries in the "
             f"train, valid and test splits, received {sizes}"
         )
     return splits, None
@@ -419,5 +434,4 @@ def _fingerprint(value):
             ]
             for name, split in sorted(value.items())
         }
-    text = json.dumps(value, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return fingerprint(value)

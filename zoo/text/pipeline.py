@@ -32,14 +32,9 @@ import itertools
 import numpy as np
 import tensorflow as tf
 
+from zoo.checks import check_positive_int
+
 _TOKENIZATION_BATCH_SIZE = 1024
-
-
-def _check_positive_int(name, value):
-    if not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(
-            f"`{name}` must be an integer >= 1. Received: {name}={value!r}"
-        )
 
 
 def _split_pairs(pairs):
@@ -176,9 +171,9 @@ def make_translation_dataset(
     >>> source.shape, target_input.shape, target_output.shape
     (TensorShape([16, 32]), TensorShape([16, 12]), TensorShape([16, 12]))
     """
-    _check_positive_int("batch_size", batch_size)
-    _check_positive_int("max_source_length", max_source_length)
-    _check_positive_int("max_target_length", max_target_length)
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("max_source_length", max_source_length)
+    check_positive_int("max_target_length", max_target_length)
     pairs = list(pairs)
     # Tokenizing large batches once, then caching the fixed-length ids,
     # costs one pass over the text; later epochs only shuffle and batch.
@@ -307,9 +302,9 @@ def tokenize_to_numpy(
     >>> source.shape, target_output.dtype
     ((64, 32), dtype('int32'))
     """
-    _check_positive_int("batch_size", batch_size)
-    _check_positive_int("max_source_length", max_source_length)
-    _check_positive_int("max_target_length", max_target_length)
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("max_source_length", max_source_length)
+    check_positive_int("max_target_length", max_target_length)
     dataset = _tokenized_batches(
         pairs,
         source_tokenizer,

@@ -7,22 +7,14 @@ server then needs neither `zoo` nor `keras_attention`, only TensorFlow and
 `import tensorflow_text` (which registers the tokenizer's ops).
 """
 
-import os
-import pathlib
-import shutil
-import tempfile
-
 import keras
 
+from zoo.checks import check_positive_int
+from zoo.saved_model import check_export_path
+from zoo.saved_model import check_tensorflow_backend
+from zoo.saved_model import write_archive
+
 ENDPOINT_NAME = "translate"
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"`{name}` must be an integer >= 1. Received: {name}={value!r}"
-        )
-    return value
 
 
 def export_saved_model(
@@ -82,13 +74,13 @@ def export_saved_model(
     >>> translate(tf.constant(["9 may 2018"]))["translation"]  # doctest: +SKIP
     <tf.Tensor: shape=(1,), dtype=string, numpy=array([b'2018-05-09'], ...)>
     """
-    _check_backend()
+    check_tensorflow_backend("export_saved_model")
     _check_model(model)
-    beam_width = _check_positive_int("beam_width", beam_width)
+    beam_width = check_positive_int("beam_width", beam_width)
     if max_length is not None:
-        max_length = _check_positive_int("max_length", max_length)
+        max_length = check_positive_int("max_length", max_length)
     source_length = _source_length(model, source_length)
-    path = _check_export_path(path)
+    path = check_export_path(path)
 
     import tensorflow as tf
 
@@ -116,37 +108,6 @@ def export_saved_model(
     return write_archive(archive, path)
 
 
-def write_archive(archive, path):
-    """Writes a `keras.export.ExportArchive` to `path` as one step.
-
-    The SavedModel is written next to `path` under a temporary name and
-    renamed into place, so an interrupted export leaves the previous one
-    whole.
-
-    Returns:
-        The path written, as a string.
-    """
-    staging = pathlib.Path(
-        tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)
-    )
-    try:
-        archive.write_out(str(staging), verbose=False)
-        _replace_directory(staging, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return str(path)
-
-
-def _check_backend():
-    backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise ValueError(
-            "`export_saved_model` needs the TensorFlow backend (the "
-            "tokenizers and the SavedModel are TensorFlow). Set "
-            f"KERAS_BACKEND=tensorflow. Received: backend={backend}"
-        )
-
-
 def _check_model(model):
     source_tokenizer = getattr(model, "source_tokenizer", None)
     target_tokenizer = getattr(model, "target_tokenizer", None)
@@ -169,7 +130,7 @@ def _source_length(model, source_length):
                 "has no `sequence_length`: decoding needs a static source "
                 "length. Received: source_length=None"
             )
-    source_length = _check_positive_int("source_length", source_length)
+    source_length = check_positive_int("source_length", source_length)
     if not model.built:
         raise ValueError(
             "`model` must be built (trained, loaded, or called once) before "
@@ -215,49 +176,3 @@ def _translate_function(model, beam_width, max_length, source_length):
         return {name: value[:num_texts] for name, value in outputs.items()}
 
     return translate
-
-
-def _check_export_path(path):
-    """Refuses a path that is a file, a non-SavedModel folder or read-only."""
-    path = pathlib.Path(path).expanduser().absolute()
-    if path.exists() and not path.is_dir():
-        raise ValueError(
-            "`path` must be a directory to write the SavedModel to. "
-            f"Received: path={str(path)!r}, which is a file"
-        )
-    if (
-        path.is_dir()
-        and any(path.iterdir())
-        and not (path / "saved_model.pb").exists()
-    ):
-        raise ValueError(
-            "`path` holds files that are not a SavedModel; refusing to "
-            f"replace them. Received: path={str(path)!r}"
-        )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ValueError(
-            f"Cannot create the folder of `path`: {error.strerror}. "
-            f"Received: path={str(path)!r}"
-        ) from None
-    if not os.access(path.parent, os.W_OK):
-        raise ValueError(
-            "`path` is in a folder that is not writable. Received: "
-            f"path={str(path)!r}"
-        )
-    return path
-
-
-def _replace_directory(new, path):
-    """Renames `new` to `path`, replacing what was there as one step."""
-    if not path.exists():
-        new.rename(path)
-        return
-    # Directories cannot be swapped with one rename; the old SavedModel is
-    # moved aside first and deleted only once the new one is in place.
-    old = path.with_name(f".{path.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    path.rename(old)
-    new.rename(path)
-    shutil.rmtree(old, ignore_errors=True)

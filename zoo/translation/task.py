@@ -8,17 +8,19 @@ and BLEU for greedy and beam-4 decoding, BLEU by source length, the
 dates' attention correctness and sample translations.
 """
 
-import hashlib
 import pathlib
 import time
 
 from zoo.data import date_links
 from zoo.data import load_translation_data
+from zoo.fingerprints import text_fingerprint
 from zoo.text import make_translation_dataset
 from zoo.trainer import Task
 from zoo.trainer import TrainingData
 from zoo.trainer import training_summary
 from zoo.translation import ARCHITECTURES
+from zoo.translation import Seq2Seq
+from zoo.translation.commands import COMMANDS
 from zoo.translation.options import OPTIONS
 from zoo.translation.options import check_model_arguments
 from zoo.translation.training import DEFAULT_MODEL_ARGUMENTS
@@ -70,6 +72,8 @@ class TranslationTask(Task):
         "beam-4 decoding, and attention correctness on the embedded dates."
     )
     options = OPTIONS
+    model_class = Seq2Seq
+    commands = COMMANDS
 
     def __init__(self, config):
         super().__init__(config)
@@ -123,7 +127,7 @@ class TranslationTask(Task):
             }
         self.splits = splits
         # Before the vocabularies, which may take minutes to learn.
-        self.define(data_fingerprint=_fingerprint(splits))
+        self.define(data_fingerprint=text_fingerprint(splits))
         self.source_tokenizer, self.target_tokenizer = (
             _learn_or_reuse_tokenizers(
                 splits["train"],
@@ -136,7 +140,7 @@ class TranslationTask(Task):
             )
         )
         self.define(
-            vocabulary_fingerprint=_fingerprint(
+            vocabulary_fingerprint=text_fingerprint(
                 {
                     "source": self.source_tokenizer.get_vocabulary(),
                     "target": self.target_tokenizer.get_vocabulary(),
@@ -298,17 +302,6 @@ class TranslationTask(Task):
         print_bleu_by_length(results["greedy"]["bleu_by_source_length"])
         print(training_summary(results))
         print_samples(results["samples"])
-
-
-def _fingerprint(named_texts):
-    """A short SHA-256 of named lists of strings (or string pairs)."""
-    digest = hashlib.sha256()
-    for name, items in sorted(named_texts.items()):
-        digest.update(f"{name}\0{len(items)}\0".encode())
-        for item in items:
-            text = "\t".join(item) if isinstance(item, (tuple, list)) else item
-            digest.update(text.encode("utf-8", "surrogatepass") + b"\n")
-    return digest.hexdigest()[:16]
 
 
 def print_samples(samples):

@@ -16,6 +16,7 @@ from keras import ops
 
 from keras_attention.metrics import attention_correctness
 from keras_attention.metrics import text_scores
+from zoo.compiled import compiled
 from zoo.data import date_links
 from zoo.options import document
 from zoo.text import WordPieceTokenizer
@@ -127,29 +128,17 @@ class TransformerSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return {"model_dim": self.model_dim, "warmup_steps": self.warmup_steps}
 
 
-# Compiled decoders, per model and beam width; weak keys let models go.
-_COMPILED_DECODERS = weakref.WeakKeyDictionary()
-
-
 def _decoder(model, beam_width):
-    decoders = _COMPILED_DECODERS.setdefault(model, {})
-    if beam_width not in decoders:
-        start_id = model.target_tokenizer.start_id
-        end_id = model.target_tokenizer.end_id
+    """The model's decoding loop as one compiled program (`zoo.compiled`)."""
+    start_id = model.target_tokenizer.start_id
+    end_id = model.target_tokenizer.end_id
 
-        def decode(source_ids):
-            return model.translate_ids(
-                source_ids, start_id, end_id, beam_width=beam_width
-            )
+    def decode(source_ids):
+        return model.translate_ids(
+            source_ids, start_id, end_id, beam_width=beam_width
+        )
 
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            # One XLA program for the whole decoding loop: 5-10x faster
-            # than running the loop's ops one by one.
-            decode = tf.function(decode, jit_compile=True)
-        decoders[beam_width] = decode
-    return decoders[beam_width]
+    return compiled(model, ("translate", beam_width), decode)
 
 
 # The tokenizer and detokenizer of each model as TensorFlow graphs.

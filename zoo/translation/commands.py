@@ -1,0 +1,190 @@
+"""The translation task's commands: evaluate, translate and export.
+
+Declared once (`COMMANDS`, taken by `TranslationTask.commands`): the
+command line (`keras-attention-zoo evaluate|translate|export`) and
+`zoo.commands.run_command` derive from these declarations.
+"""
+
+from zoo.commands import Argument
+from zoo.commands import Command
+from zoo.inputs import checked_utf8
+from zoo.inputs import stdin_lines
+from zoo.options import Option
+from zoo.translation.options import DATA_OPTIONS
+
+
+def _beam_width(default, purpose):
+    return Option(
+        "beam_width",
+        int,
+        default,
+        f"Beam width of {purpose}; 1 decodes greedily.",
+        positive=True,
+    )
+
+
+EVALUATE_OPTIONS = DATA_OPTIONS + (
+    _beam_width(4, "the evaluation's beam search (greedy is reported too)"),
+    Option(
+        "max_examples",
+        int,
+        None,
+        "As given to train (for the embedded dates the test dates follow "
+        "the training dates, so another value evaluates on other dates, "
+        "possibly ones the model was trained on).",
+        positive=True,
+    ),
+    Option("seed", int, 0, "Seed of the data split, as given to train."),
+)
+
+TRANSLATE_OPTIONS = (_beam_width(1, "the translations"),)
+
+EXPORT_OPTIONS = (
+    _beam_width(1, "the exported decoder"),
+    Option(
+        "max_length",
+        int,
+        None,
+        "Longest translation in tokens (default: the model's).",
+        positive=True,
+    ),
+)
+
+
+def evaluate_translator(model, config):
+    """Prints the test scores of a translation model (`evaluate MODEL`).
+
+    Returns:
+        A dict from beam width to its scores (`exact_match`, `bleu`).
+    """
+    from zoo.data import load_translation_data
+    from zoo.translation.task import SCORING
+    from zoo.translation.task import print_attention_correctness
+    from zoo.translation.task import print_bleu_by_length
+    from zoo.translation.training import bleu_by_source_length
+    from zoo.translation.training import date_attention_correctness
+    from zoo.translation.training import score_translations
+    from zoo.translation.training import translate_pairs
+
+    dates = config.data is None
+    splits = load_translation_data(
+        **{
+            option.name: getattr(config, option.name) for option in DATA_OPTIONS
+        },
+        max_examples=config.max_examples,
+        seed=config.seed,
+        return_alignment=dates,
+    )
+    pairs = [(example[0], example[1]) for example in splits["test"]]
+    sources = [source for source, _ in pairs]
+    references = [target for _, target in pairs]
+    print(f"test scores ({SCORING}):")
+    results = {}
+    for beam_width in sorted({1, config.beam_width}):
+        hypotheses, attention, token_ids = translate_pairs(
+            model, pairs, beam_width=beam_width
+        )
+        scores = score_translations(hypotheses, references)
+        results[beam_width] = scores
+        print(
+            f"beam {beam_width}: exact match {scores['exact_match']:.1%}, "
+            f"BLEU {scores['bleu']:.1f} ({len(pairs)} sentences)"
+        )
+        if dates:
+            print_attention_correctness(
+                date_attention_correctness(
+                    model,
+                    sources,
+                    [alignment for _, _, alignment in splits["test"]],
+                    attention,
+                    token_ids,
+                )
+            )
+        print_bleu_by_length(
+            bleu_by_source_length(sources, hypotheses, references)
+        )
+    return results
+
+
+def translate_texts(model, config):
+    """Prints the translation of each text (or stdin line).
+
+    Returns:
+        The translations.
+    """
+    if config.texts:
+        texts = [
+            checked_utf8(text, f"TEXT {number}")
+            for number, text in enumerate(config.texts, 1)
+        ]
+    else:
+        texts = stdin_lines()
+    translations = model.translate(texts, beam_width=config.beam_width)
+    for text in translations:
+        print(text)
+    return translations
+
+
+def export_translator(model, config):
+    """Writes the SavedModel of `export MODEL OUTPUT_DIR`; returns its path."""
+    from zoo.translation.export import export_saved_model
+
+    path = export_saved_model(
+        model,
+        config.output_dir,
+        beam_width=config.beam_width,
+        max_length=config.max_length,
+    )
+    print(f"SavedModel written to {path}")
+    print(
+        "use it (needs only tensorflow and tensorflow_text): import "
+        "tensorflow as tf, tensorflow_text; "
+        f"tf.saved_model.load({path!r}).signatures['serving_default']"
+        "(tf.constant(['9 may 2018']))['translation']"
+    )
+    return path
+
+
+OUTPUT_DIR = Argument("output_dir", "folder to write the SavedModel to")
+
+COMMANDS = (
+    Command(
+        "evaluate",
+        help="score a saved model on its task's test split",
+        run=evaluate_translator,
+        options=EVALUATE_OPTIONS,
+        description="Prints the exact match and corpus BLEU of the test "
+        "split, both on lowercased text tokenized with sacreBLEU's 13a "
+        "tokenizer ('Wait!' matches 'wait !'), BLEU by source length and, "
+        "for the embedded dates, attention correctness: the attention "
+        "mass each output token of the year, month and day puts on the "
+        "source tokens of its field; greedy and with beam search.",
+    ),
+    Command(
+        "translate",
+        help="translate text",
+        run=translate_texts,
+        arguments=(
+            Argument(
+                "texts",
+                "sentences (default: read stdin lines)",
+                nargs="*",
+                metavar="TEXT",
+            ),
+        ),
+        options=TRANSLATE_OPTIONS,
+        description="Prints the translation of each TEXT, or of each line "
+        "of stdin.",
+    ),
+    Command(
+        "export",
+        help="write a TensorFlow SavedModel of a saved model (raw strings "
+        "or encoded images in, text and attention out)",
+        run=export_translator,
+        arguments=(OUTPUT_DIR,),
+        options=EXPORT_OPTIONS,
+        description="Writes a SavedModel that maps raw strings to "
+        "translations and attention (needs only tensorflow and "
+        "tensorflow_text).",
+    ),
+)
