@@ -71,9 +71,9 @@ setup(
     packages=find_packages(include=["keras_attention*", "zoo*"]),
     # The layers need only Keras and NumPy (any backend); plotting,
     # TensorBoard summaries, text scores and the zoo come with extras.
-    # Keras is capped at the newest minor version the tests ran on: the
-    # layers use two private `keras.src` helpers.
-    install_requires=["keras>=3.10,<3.16", "numpy"],
+    # Keras is not capped: the package uses public Keras API only (no
+    # `keras.src`; tests/test_code_shape.py checks it), all of it in 3.10.
+    install_requires=["keras>=3.10", "numpy"],
     extras_require=_extras(),
     entry_points={
         "console_scripts": ["keras-attention-zoo=zoo.cli:main"],

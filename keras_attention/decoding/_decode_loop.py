@@ -157,6 +157,63 @@ def decode(
     return strategy.results(carry["strategy"], carry.get("attention"))
 
 
+def run(
+    make_strategy,
+    step_fn,
+    initial_state,
+    start_ids,
+    end_id,
+    max_length,
+    pad_id,
+    vocabulary_size,
+):
+    """Validates what every decoder shares, then runs `decode`.
+
+    Args:
+        make_strategy: callable `(end_id, pad_id, max_length, start_ids) ->
+            DecodingStrategy`, called with the validated ints once the
+            shared arguments are checked: it validates the decoder's own
+            arguments and builds its strategy.
+        step_fn, initial_state, start_ids, end_id, max_length, pad_id,
+            vocabulary_size: As in `greedy_search`.
+
+    Returns:
+        The dict of the strategy's `results`.
+    """
+    end_id, pad_id, max_length, vocabulary_size = (
+        _loop_utils.check_common_arguments(
+            end_id, pad_id, max_length, vocabulary_size
+        )
+    )
+    strategy = make_strategy(
+        end_id=end_id, pad_id=pad_id, max_length=max_length, start_ids=start_ids
+    )
+    return decode(
+        step_fn,
+        initial_state,
+        start_ids,
+        end_id,
+        max_length,
+        pad_id,
+        vocabulary_size,
+        strategy,
+    )
+
+
+def single_path(choose_tokens, no_repeat_ngram_size):
+    """The `make_strategy` of `run` for a `SinglePathStrategy`.
+
+    `no_repeat_ngram_size` is validated when the strategy is made, after
+    the shared arguments.
+    """
+
+    def make_strategy(end_id, pad_id, max_length, start_ids):
+        ngram_size = _loop_utils.check_ngram_size(no_repeat_ngram_size)
+        return SinglePathStrategy(choose_tokens, end_id, pad_id, ngram_size)
+
+    return make_strategy
+
+
 def _reorder(structure, rows):
     return keras.tree.map_structure(
         lambda tensor: ops.take(tensor, rows, axis=0), structure

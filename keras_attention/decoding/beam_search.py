@@ -193,32 +193,31 @@ def beam_search(
           Summarization](https://arxiv.org/abs/1705.04304), section 2.5
           (`no_repeat_ngram_size`).
     """
-    end_id, pad_id, max_length, vocabulary_size = (
-        _loop_utils.check_common_arguments(
-            end_id, pad_id, max_length, vocabulary_size
+    options = (beam_width, num_results, length_penalty, coverage_penalty)
+    strategy = _beam_strategy(*options, no_repeat_ngram_size)
+    arguments = (step_fn, initial_state, start_ids, end_id, max_length)
+    return _decode_loop.run(strategy, *arguments, pad_id, vocabulary_size)
+
+
+def _beam_strategy(
+    beam_width, num_results, length_penalty, coverage_penalty, ngram_size
+):
+    """The `make_strategy` of `_decode_loop.run` for beam search."""
+
+    def make_strategy(end_id, pad_id, max_length, start_ids):
+        return _BeamSearchStrategy(
+            *_validate_arguments(
+                beam_width,
+                num_results,
+                length_penalty,
+                coverage_penalty,
+                ngram_size,
+            ),
+            end_id,
+            pad_id,
         )
-    )
-    strategy = _BeamSearchStrategy(
-        *_validate_arguments(
-            beam_width,
-            num_results,
-            length_penalty,
-            coverage_penalty,
-            no_repeat_ngram_size,
-        ),
-        end_id,
-        pad_id,
-    )
-    return _decode_loop.decode(
-        step_fn,
-        initial_state,
-        start_ids,
-        end_id,
-        max_length,
-        pad_id,
-        vocabulary_size,
-        strategy,
-    )
+
+    return make_strategy
 
 
 class _BeamSearchStrategy(_decode_loop.DecodingStrategy):

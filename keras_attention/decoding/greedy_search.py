@@ -3,7 +3,6 @@
 from keras import ops
 
 from keras_attention.decoding import _decode_loop
-from keras_attention.decoding import _loop_utils
 
 
 def greedy_search(
@@ -103,25 +102,10 @@ def greedy_search(
           Summarization](https://arxiv.org/abs/1705.04304), section 2.5
           (`no_repeat_ngram_size`).
     """
-    end_id, pad_id, max_length, vocabulary_size = (
-        _loop_utils.check_common_arguments(
-            end_id, pad_id, max_length, vocabulary_size
-        )
-    )
-    no_repeat_ngram_size = _loop_utils.check_ngram_size(no_repeat_ngram_size)
+    strategy = _decode_loop.single_path(_most_probable, no_repeat_ngram_size)
+    arguments = (step_fn, initial_state, start_ids, end_id, max_length)
+    return _decode_loop.run(strategy, *arguments, pad_id, vocabulary_size)
 
-    def choose_most_probable(log_probs, step):
-        return ops.cast(ops.argmax(log_probs, axis=-1), "int32")
 
-    return _decode_loop.decode(
-        step_fn,
-        initial_state,
-        start_ids,
-        end_id,
-        max_length,
-        pad_id,
-        vocabulary_size,
-        _decode_loop.SinglePathStrategy(
-            choose_most_probable, end_id, pad_id, no_repeat_ngram_size
-        ),
-    )
+def _most_probable(log_probs, step):
+    return ops.cast(ops.argmax(log_probs, axis=-1), "int32")

@@ -149,28 +149,35 @@ def random_sampling(
           Summarization](https://arxiv.org/abs/1705.04304), section 2.5
           (`no_repeat_ngram_size`).
     """
-    end_id, pad_id, max_length, vocabulary_size = (
-        _loop_utils.check_common_arguments(
-            end_id, pad_id, max_length, vocabulary_size
+    options = (temperature, top_k, seed, no_repeat_ngram_size)
+    strategy = _sampling_strategy(*options)
+    arguments = (step_fn, initial_state, start_ids, end_id, max_length)
+    return _decode_loop.run(strategy, *arguments, pad_id, vocabulary_size)
+
+
+def _sampling_strategy(temperature, top_k, seed, no_repeat_ngram_size):
+    """The `make_strategy` of `_decode_loop.run` for sampling.
+
+    It validates the sampling arguments after the shared ones and draws the
+    noise of every step before the loop.
+    """
+
+    def make_strategy(end_id, pad_id, max_length, start_ids):
+        checked_temperature, checked_top_k, checked_seed = (
+            _check_sampling_arguments(temperature, top_k, seed)
         )
-    )
-    temperature, top_k, seed = _check_sampling_arguments(
-        temperature, top_k, seed
-    )
-    no_repeat_ngram_size = _loop_utils.check_ngram_size(no_repeat_ngram_size)
-    start_ids = _loop_utils.prepare_start_ids(start_ids)
-    batch_size = _loop_utils.batch_size_of(start_ids)
-    noise = keras.random.uniform([max_length, batch_size], seed=seed)
-    choose_sampled = _token_sampler(noise, temperature, top_k)
-    return _decode_loop.decode(
-        step_fn,
-        initial_state,
-        start_ids,
-        end_id,
-        max_length,
-        pad_id,
-        vocabulary_size,
-        _decode_loop.SinglePathStrategy(
-            choose_sampled, end_id, pad_id, no_repeat_ngram_size
-        ),
-    )
+        ngram_size = _loop_utils.check_ngram_size(no_repeat_ngram_size)
+        batch_size = _loop_utils.batch_size_of(
+            _loop_utils.prepare_start_ids(start_ids)
+        )
+        noise = keras.random.uniform(
+            [max_length, batch_size], seed=checked_seed
+        )
+        choose_sampled = _token_sampler(
+            noise, checked_temperature, checked_top_k
+        )
+        return _decode_loop.SinglePathStrategy(
+            choose_sampled, end_id, pad_id, ngram_size
+        )
+
+    return make_strategy

@@ -4,8 +4,7 @@ import keras
 from keras import ops
 from keras import tree
 
-# `backend.rnn` is the loop Keras's own RNN layers run on, for every backend.
-from keras.src import backend as keras_backend
+from keras_attention.layers._rnn_loop import rnn_loop
 
 STYLES = ("luong", "bahdanau")
 SAMPLINGS = ("soft", "hard")
@@ -200,28 +199,7 @@ class AttentionRNN(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if style not in STYLES:
-            raise ValueError(
-                f"`style` must be one of {STYLES}. Received: style={style}"
-            )
-        if input_feeding and style != "luong":
-            raise ValueError(
-                "`input_feeding` applies to style='luong' only (Bahdanau "
-                "attention already feeds the context into the cell). "
-                f"Received: style={style}, input_feeding={input_feeding}"
-            )
-        if parallel is not None and not isinstance(parallel, bool):
-            raise ValueError(
-                "`parallel` must be None (automatic), True or False. "
-                f"Received: parallel={parallel!r}"
-            )
-        if parallel and (style != "luong" or input_feeding):
-            raise ValueError(
-                "`parallel=True` needs style='luong' without input feeding: "
-                "otherwise every step depends on the previous step's "
-                f"context. Received: style={style}, "
-                f"input_feeding={input_feeding}"
-            )
+        _check_style_arguments(style, input_feeding, parallel)
         _check_sampling_arguments(
             context_gate,
             attention_sampling,
@@ -232,29 +210,8 @@ class AttentionRNN(keras.layers.Layer):
         _check_see_arguments(
             style, output_projection, attentional_units, coverage, parallel
         )
-        if isinstance(cell, (list, tuple)):
-            cell = keras.layers.StackedRNNCells(cell)
-        if not hasattr(cell, "state_size") or not callable(cell):
-            raise ValueError(
-                "`cell` must be a Keras RNN cell (with `state_size`), such as "
-                f"keras.layers.GRUCell(64). Received: cell={cell}"
-            )
-        if not hasattr(attention, "precompute_memory"):
-            raise ValueError(
-                "`attention` must be an attention layer of keras_attention "
-                "(with `precompute_memory`). Received: "
-                f"attention={attention}"
-            )
-        if attention_sampling == "hard":
-            _check_hard_attention_layer(attention)
-        if coverage and getattr(attention, "coverage", False) is not True:
-            raise ValueError(
-                "`coverage=True` needs an attention layer that takes the "
-                "coverage in its score, such as BahdanauAttention(units, "
-                "coverage=True). Received: coverage=True with "
-                f"attention={attention.__class__.__name__} (coverage="
-                f"{getattr(attention, 'coverage', None)})"
-            )
+        cell = _checked_cell(cell)
+        _check_attention_layer(attention, attention_sampling, coverage)
         self.style = style
         self.input_feeding = input_feeding
         self.attentional_units = attentional_units
@@ -272,6 +229,14 @@ class AttentionRNN(keras.layers.Layer):
             if attention_sampling == "hard"
             else None
         )
+        self._sequence_rnn = self._make_sequence_rnn(cell)
+        self.cell = cell
+        self.attention = attention
+        self._attentional_dense = None
+        self._context_gate = None
+        self.supports_masking = True
+
+    def _make_sequence_rnn(self, cell):
         # GRU and LSTM cells run inside the matching Keras layer, whose cell
         # is the one the step loop uses: both paths share the same weights
         # and the parallel path gets cuDNN on GPU.
@@ -283,22 +248,17 @@ class AttentionRNN(keras.layers.Layer):
             config = cell.get_config()
             config.pop("seed", None)
             config["dtype"] = self.dtype_policy
-            self._sequence_rnn = sequence_layer(
+            sequence_rnn = sequence_layer(
                 return_sequences=True, return_state=True, **config
             )
-            self._sequence_rnn.cell = cell
-        else:
-            self._sequence_rnn = keras.layers.RNN(
-                cell,
-                return_sequences=True,
-                return_state=True,
-                dtype=self.dtype_policy,
-            )
-        self.cell = cell
-        self.attention = attention
-        self._attentional_dense = None
-        self._context_gate = None
-        self.supports_masking = True
+            sequence_rnn.cell = cell
+            return sequence_rnn
+        return keras.layers.RNN(
+            cell,
+            return_sequences=True,
+            return_state=True,
+            dtype=self.dtype_policy,
+        )
 
     @property
     def uses_parallel_path(self):
@@ -492,6 +452,11 @@ class AttentionRNN(keras.layers.Layer):
             the new state dict and the weights `[batch, T_enc]` (or
             `[batch, heads, T_enc]`).
         """
+        if self.style == "luong" and not self.input_feeding:
+            # The cell gets the input itself; a copy carries no Keras mask,
+            # which RNN cells do not support and would warn about at every
+            # step. The other styles concatenate the input first.
+            inputs = ops.copy(inputs)
         uniforms = None
         if self._samples(training):
             uniforms = keras.random.uniform(
@@ -517,10 +482,6 @@ class AttentionRNN(keras.layers.Layer):
         `statistics` is false.
         """
         inputs = ops.cast(inputs, self.compute_dtype)
-        if keras_backend.get_keras_mask(inputs) is not None:
-            # A copy carries no mask: RNN cells do not support masking and
-            # would warn about it at every step.
-            inputs = ops.copy(inputs)
         cell_state = state["cell"]
         attention_arguments = {
             "return_attention_scores": True,
@@ -809,56 +770,19 @@ class AttentionRNN(keras.layers.Layer):
         if self.coverage:
             # Rank 2, so Keras's loop keeps it on padded steps.
             loop_state["coverage"] = state["coverage"]
-
-        def one_step(step_inputs, states):
-            step_input = step_inputs[:, :-1]
-            uniforms = None
-            if samples:
-                step_input, uniforms = step_input[:, :-2], step_input[:, -2:]
-            step_input = ops.cast(step_input, self.compute_dtype)
-            step_state = tree.pack_sequence_as(loop_state, list(states[1:]))
-            step_state["step"] = ops.cast(step_inputs[:, -1], "int32")
-            output, new_state, weights, statistics = self._step(
-                step_input,
-                step_state,
-                projected_memory,
-                training,
-                uniforms,
-                statistics=return_sampling,
-            )
-            new_state.pop("step")
-            flat_weights = ops.reshape(weights, (ops.shape(weights)[0], -1))
-            pieces = [output, flat_weights]
-            if return_sampling:
-                pieces += [ops.stack(statistics, axis=-1)]
-            packed = ops.concatenate(
-                [ops.cast(piece, packed_dtype) for piece in pieces], axis=-1
-            )
-            return packed, [packed] + tree.flatten(new_state)
-
-        num_steps = ops.shape(inputs)[1]
-        step_indices = ops.broadcast_to(
-            ops.reshape(ops.arange(num_steps, dtype="float32"), (1, -1, 1)),
-            (batch_size, num_steps, 1),
+        one_step = self._loop_step(
+            loop_state,
+            projected_memory,
+            training,
+            samples,
+            return_sampling,
+            packed_dtype,
         )
-        features = [ops.cast(inputs, "float32")]
-        if samples:
-            # Drawn before the loop and carried with the inputs, so the loop
-            # itself is deterministic (XLA, `lax.scan`, torch).
-            features.append(
-                keras.random.uniform(
-                    (batch_size, num_steps, 2), seed=self._seed_generator
-                )
-            )
-        # The index rides as a last float32 feature (exact below 2**24): a
-        # nested input breaks TensorFlow's loop when the length is unknown,
-        # and float16 or bfloat16 could not hold it.
-        inputs_and_indices = ops.concatenate(features + [step_indices], -1)
         # Keras's own RNN loop: differentiable on every backend and keeps the
         # state of padded steps, as Keras RNN layers do.
-        _, packed, final_states = keras_backend.rnn(
+        packed, final_states = rnn_loop(
             one_step,
-            inputs_and_indices,
+            self._loop_inputs(inputs, samples),
             [previous] + tree.flatten(loop_state),
             mask=mask,
         )
@@ -886,6 +810,77 @@ class AttentionRNN(keras.layers.Layer):
                 packed[..., output_size + weights_size + 1],
             )
         return outputs, weights, final_state["cell"], statistics
+
+    def _loop_step(
+        self,
+        loop_state,
+        memory,
+        training,
+        samples,
+        return_sampling,
+        packed_dtype,
+    ):
+        """The step function of `_call_loop`'s loop.
+
+        It reads the step input, the uniforms of hard sampling (if
+        `samples`) and the step index from the features of `_loop_inputs`,
+        and returns the output, the flattened weights and (with
+        `return_sampling`) the statistics packed in one `packed_dtype`
+        tensor, which is also the first state.
+        """
+
+        def one_step(step_inputs, states):
+            step_input = step_inputs[:, :-1]
+            uniforms = None
+            if samples:
+                step_input, uniforms = step_input[:, :-2], step_input[:, -2:]
+            step_input = ops.cast(step_input, self.compute_dtype)
+            step_state = tree.pack_sequence_as(loop_state, list(states[1:]))
+            step_state["step"] = ops.cast(step_inputs[:, -1], "int32")
+            output, new_state, weights, statistics = self._step(
+                step_input,
+                step_state,
+                memory,
+                training,
+                uniforms,
+                statistics=return_sampling,
+            )
+            new_state.pop("step")
+            flat_weights = ops.reshape(weights, (ops.shape(weights)[0], -1))
+            pieces = [output, flat_weights]
+            if return_sampling:
+                pieces += [ops.stack(statistics, axis=-1)]
+            packed = ops.concatenate(
+                [ops.cast(piece, packed_dtype) for piece in pieces], axis=-1
+            )
+            return packed, [packed] + tree.flatten(new_state)
+
+        return one_step
+
+    def _loop_inputs(self, inputs, samples):
+        """float32 `[batch, T_dec, features]`: the inputs of `_call_loop`.
+
+        The decoder inputs, then (if `samples`) the two uniforms of each
+        step, then the step index.
+        """
+        batch_size, num_steps = ops.shape(inputs)[0], ops.shape(inputs)[1]
+        step_indices = ops.broadcast_to(
+            ops.reshape(ops.arange(num_steps, dtype="float32"), (1, -1, 1)),
+            (batch_size, num_steps, 1),
+        )
+        features = [ops.cast(inputs, "float32")]
+        if samples:
+            # Drawn before the loop and carried with the inputs, so the loop
+            # itself is deterministic (XLA, `lax.scan`, torch).
+            features.append(
+                keras.random.uniform(
+                    (batch_size, num_steps, 2), seed=self._seed_generator
+                )
+            )
+        # The index rides as a last float32 feature (exact below 2**24): a
+        # nested input breaks TensorFlow's loop when the length is unknown,
+        # and float16 or bfloat16 could not hold it.
+        return ops.concatenate(features + [step_indices], -1)
 
     def _weights_shape(self, leading, memory):
         """`leading + heads + (T_enc,)`: the weights of the steps `leading`."""
@@ -976,6 +971,62 @@ def _entropy(weights):
         ops.where(present, probabilities, ops.ones_like(probabilities))
     )
     return -ops.sum(probabilities * log_probabilities, axis=-1)
+
+
+def _check_style_arguments(style, input_feeding, parallel):
+    if style not in STYLES:
+        raise ValueError(
+            f"`style` must be one of {STYLES}. Received: style={style}"
+        )
+    if input_feeding and style != "luong":
+        raise ValueError(
+            "`input_feeding` applies to style='luong' only (Bahdanau "
+            "attention already feeds the context into the cell). "
+            f"Received: style={style}, input_feeding={input_feeding}"
+        )
+    if parallel is not None and not isinstance(parallel, bool):
+        raise ValueError(
+            "`parallel` must be None (automatic), True or False. "
+            f"Received: parallel={parallel!r}"
+        )
+    if parallel and (style != "luong" or input_feeding):
+        raise ValueError(
+            "`parallel=True` needs style='luong' without input feeding: "
+            "otherwise every step depends on the previous step's "
+            f"context. Received: style={style}, "
+            f"input_feeding={input_feeding}"
+        )
+
+
+def _checked_cell(cell):
+    """The cell, a `StackedRNNCells` for a list of cells; checked."""
+    if isinstance(cell, (list, tuple)):
+        cell = keras.layers.StackedRNNCells(cell)
+    if not hasattr(cell, "state_size") or not callable(cell):
+        raise ValueError(
+            "`cell` must be a Keras RNN cell (with `state_size`), such as "
+            f"keras.layers.GRUCell(64). Received: cell={cell}"
+        )
+    return cell
+
+
+def _check_attention_layer(attention, attention_sampling, coverage):
+    if not hasattr(attention, "precompute_memory"):
+        raise ValueError(
+            "`attention` must be an attention layer of keras_attention "
+            "(with `precompute_memory`). Received: "
+            f"attention={attention}"
+        )
+    if attention_sampling == "hard":
+        _check_hard_attention_layer(attention)
+    if coverage and getattr(attention, "coverage", False) is not True:
+        raise ValueError(
+            "`coverage=True` needs an attention layer that takes the "
+            "coverage in its score, such as BahdanauAttention(units, "
+            "coverage=True). Received: coverage=True with "
+            f"attention={attention.__class__.__name__} (coverage="
+            f"{getattr(attention, 'coverage', None)})"
+        )
 
 
 def _check_sampling_arguments(

@@ -196,12 +196,11 @@ class BahdanauAttention(BaseAttention):
     def _project_memory(self, key, value):
         return {"key": self._key_dense(key), "value": value}
 
-    def _compute_scores(self, query, memory, query_start_index):
+    def _compute_scores(self, query, memory, query_start_index, coverage=None):
         projected_query = self._query_dense(query)
         hidden = ops.expand_dims(projected_query, 2) + ops.expand_dims(
             memory["key"], 1
         )
-        coverage = memory.get("coverage")
         if coverage is not None:
             # `[batch, Tq, Tv, 1] * [units]`: w_c c_ij for every pair.
             hidden = hidden + ops.expand_dims(coverage, -1) * (
@@ -232,40 +231,35 @@ class BahdanauAttention(BaseAttention):
         cache=None,
         coverage=None,
     ):
-        arguments = {
-            "query_mask": query_mask,
-            "use_causal_mask": use_causal_mask,
-            "return_attention_scores": return_attention_scores,
-            "training": training,
-            "query_start_index": query_start_index,
-        }
-        if coverage is None:
-            return super().call(
-                query,
-                value,
-                key,
-                value_mask=value_mask,
-                cache=cache,
-                **arguments,
-            )
-        self._check_coverage_allowed(coverage, cache)
-        if value is None:
-            value, value_mask = query, query_mask
-        memory = self._call_memory(
-            query, value, key, value_mask, None, query_start_index
+        score_inputs = None
+        if coverage is not None:
+            self._check_coverage_allowed(coverage, cache)
+            score_inputs = {"coverage": coverage}
+        return self._attend(
+            query,
+            value,
+            key,
+            query_mask,
+            value_mask,
+            use_causal_mask,
+            return_attention_scores,
+            training,
+            query_start_index,
+            cache,
+            score_inputs=score_inputs,
         )
-        utils.check_query_rank(query)
+
+    def _score_inputs(self, query, memory, coverage=None):
+        """The coverage `[batch, Tq, Tv]` of the scores, checked and cast."""
+        if coverage is None:
+            return {}
         _check_coverage_shape(
             coverage, query.shape, memory["value_mask"].shape[1]
         )
         coverage = ops.cast(coverage, self.compute_dtype)
         if len(query.shape) == 2:
             coverage = ops.expand_dims(coverage, 1)
-        # The memory dict is the one thing `_compute_scores` receives besides
-        # the query; a copy keeps a caller's precomputed memory unchanged.
-        return super().call(
-            query, {**memory, "coverage": coverage}, **arguments
-        )
+        return {"coverage": coverage}
 
     def _check_coverage_allowed(self, coverage, cache):
         if not self.coverage:

@@ -49,6 +49,11 @@ class BaseAttention(keras.layers.Layer):
       context itself), `_head_axes()` and `_output_dim(query_dim,
       value_dim)` (the shapes of the weights and outputs) and
       `_cache_shapes(batch_size, max_length)`.
+    - optionally `_score_inputs(query, memory, **inputs)`: checks and
+      prepares extra inputs of `_compute_scores` (e.g. the coverage of
+      `BahdanauAttention`), which it then receives as keywords. A subclass
+      that takes such inputs adds them to `call` and passes them on to
+      `_attend(..., score_inputs=...)`.
 
     Args:
         dropout: Float in `[0, 1)`, fraction of the attention weights to drop
@@ -119,6 +124,15 @@ class BaseAttention(keras.layers.Layer):
         raise NotImplementedError(
             f"{self.__class__.__name__} must implement `_compute_scores`."
         )
+
+    def _score_inputs(self, query, memory):
+        """The checked extra keywords of `_compute_scores`; none here.
+
+        Called with the query as given (before a single step is expanded to
+        a sequence of one), the memory dict and the keywords a subclass's
+        `call` passes to `_attend` as `score_inputs`.
+        """
+        return {}
 
     def _alignment(self, query, memory, query_start_index):
         return None, None
@@ -340,12 +354,41 @@ class BaseAttention(keras.layers.Layer):
         query_start_index=None,
         cache=None,
     ):
+        return self._attend(
+            query,
+            value,
+            key,
+            query_mask,
+            value_mask,
+            use_causal_mask,
+            return_attention_scores,
+            training,
+            query_start_index,
+            cache,
+        )
+
+    def _attend(
+        self,
+        query,
+        value,
+        key,
+        query_mask,
+        value_mask,
+        use_causal_mask,
+        return_attention_scores,
+        training,
+        query_start_index,
+        cache,
+        score_inputs=None,
+    ):
+        """`call`, plus the extra inputs of the scores (`_score_inputs`)."""
         if value is None:
             value, value_mask = query, query_mask
         memory = self._call_memory(
             query, value, key, value_mask, cache, query_start_index
         )
         utils.check_query_rank(query)
+        score_inputs = self._score_inputs(query, memory, **(score_inputs or {}))
         query, query_mask, single_step = utils.expand_single_step(
             query, query_mask
         )
@@ -359,11 +402,12 @@ class BaseAttention(keras.layers.Layer):
             not return_attention_scores
             and window_weights is None
             and not (training and self.dropout > 0)
+            and not score_inputs
         ):
             context = self._fused_attention(query, memory, mask)
         if context is None:
             weights = self._attention_weights(
-                query, memory, mask, window_weights, start
+                query, memory, mask, window_weights, start, score_inputs
             )
             dropped = self._dropout_layer(weights, training=training)
             context = self._combine_values(dropped, memory)
@@ -394,8 +438,10 @@ class BaseAttention(keras.layers.Layer):
             mask = ops.logical_and(mask, window_mask)
         return mask, window_weights
 
-    def _attention_weights(self, query, memory, mask, window_weights, start):
-        scores = self._compute_scores(query, memory, start)
+    def _attention_weights(
+        self, query, memory, mask, window_weights, start, score_inputs
+    ):
+        scores = self._compute_scores(query, memory, start, **score_inputs)
         # Multi-head scores `[batch, heads, Tq, Tv]` share the mask.
         for _ in range(len(scores.shape) - 3):
             mask = ops.expand_dims(mask, 1)

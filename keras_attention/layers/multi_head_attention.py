@@ -5,20 +5,8 @@ import math
 import keras
 from keras import ops
 
-# Keras's own MultiHeadAttention clears the masks it has consumed this way, so
-# its projections do not warn that they drop them.
-from keras.src.backend import set_keras_mask
-
 from keras_attention.layers import _attention_utils as utils
 from keras_attention.layers.base_attention import BaseAttention
-
-
-def _unmasked(tensor):
-    # The masks reach the layer as `query_mask`/`value_mask`; cleared from
-    # the tensors, the projections (which do not support masking) do not
-    # warn about them.
-    set_keras_mask(tensor, None)
-    return tensor
 
 
 def _swap_heads_and_steps(tensor):
@@ -192,7 +180,7 @@ class MultiHeadAttention(BaseAttention):
         else:
             equation, output_shape = "abcd,cde->abe", (None, output_dim)
             bias_axes = "e" if self.use_bias else None
-        return keras.layers.EinsumDense(
+        projection = keras.layers.EinsumDense(
             equation,
             output_shape=output_shape,
             bias_axes=bias_axes,
@@ -209,6 +197,12 @@ class MultiHeadAttention(BaseAttention):
             dtype=self.dtype_policy,
             name=name,
         )
+        # The masks reach this layer as `query_mask`/`value_mask`. A
+        # projection that passes on the Keras mask of its input does not
+        # warn that it drops it (the projected tensors feed ops, which drop
+        # it); Keras's own attention clears the caller's masks instead.
+        projection.supports_masking = True
+        return projection
 
     # BaseAttention hooks.
 
@@ -229,8 +223,8 @@ class MultiHeadAttention(BaseAttention):
         # it lies in memory. XLA on CPU transposed a sequence-first cache
         # whole at every step (bench/RESULTS.md).
         return {
-            "key": _swap_heads_and_steps(self._key_dense(_unmasked(key))),
-            "value": _swap_heads_and_steps(self._value_dense(_unmasked(value))),
+            "key": _swap_heads_and_steps(self._key_dense(key)),
+            "value": _swap_heads_and_steps(self._value_dense(value)),
         }
 
     def _cache_shapes(self, batch_size, max_length):
@@ -242,7 +236,7 @@ class MultiHeadAttention(BaseAttention):
 
     def _grouped_query(self, query):
         """`[batch, Tq, dim]` -> scaled `[batch, Tq, kv_heads, groups, dim]`."""
-        query = self._query_dense(_unmasked(query)) * ops.cast(
+        query = self._query_dense(query) * ops.cast(
             self._scale, self.compute_dtype
         )
         shape = ops.shape(query)
@@ -285,7 +279,7 @@ class MultiHeadAttention(BaseAttention):
             key = ops.repeat(key, self._groups, axis=2)
             value = ops.repeat(value, self._groups, axis=2)
         return ops.dot_product_attention(
-            self._query_dense(_unmasked(query)),
+            self._query_dense(query),
             key,
             value,
             mask=ops.expand_dims(mask, 1),

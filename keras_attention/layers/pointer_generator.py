@@ -281,6 +281,18 @@ def extended_vocabulary_distribution(
         [[0, 0], [0, 0], [0, extended_size - vocabulary_size]],
     )
 
+    copied = _copy_distribution(attention, source_ids, p_gen, extended_size)
+    distribution = generated + copied
+    return distribution[:, 0] if single_step else distribution
+
+
+def _copy_distribution(attention, source_ids, p_gen, extended_size):
+    """`(1 - p_gen) sum_{i: w_i = w} a_i` of equation 9, per extended id.
+
+    Args and shapes are those `_prepare` returns: attention `[batch, steps,
+    T_enc]`, source ids `[batch, T_enc]`, `p_gen` `[batch, steps, 1]`.
+    Returns `[batch, steps, extended_size]`.
+    """
     shape = ops.shape(attention)
     batch_size, steps = shape[0], shape[1]
     # Ids outside the extended vocabulary (padding) would land in another
@@ -298,8 +310,7 @@ def extended_vocabulary_distribution(
         data, segment_ids, num_segments=batch_size * extended_size
     )
     copied = ops.reshape(copied, (batch_size, extended_size, steps))
-    distribution = generated + ops.transpose(copied, (0, 2, 1))
-    return distribution[:, 0] if single_step else distribution
+    return ops.transpose(copied, (0, 2, 1))
 
 
 def extended_vocabulary_probability(

@@ -88,6 +88,34 @@ def attention_correctness(attention, alignment, mask=None, heads="mean"):
         - [Liu et al., 2017](https://arxiv.org/abs/1605.09553), "Attention
           Correctness in Neural Image Captioning".
     """
+    attention, reference, counted = _prepare(attention, alignment, mask, heads)
+    per_head = len(attention.shape) == 4
+    if per_head:
+        reference = reference[:, None]
+        counted = counted[:, None]
+
+    # `where` rather than products, so that NaN weights off the reference
+    # or in skipped steps do not propagate.
+    on_reference = ops.where(reference > 0, attention, 0.0)
+    step_scores = ops.where(counted > 0, ops.sum(on_reference, axis=-1), 0.0)
+    num_counted = ops.maximum(ops.sum(counted), 1.0)
+    if not per_head:
+        return ops.sum(step_scores) / num_counted
+    head_scores = ops.sum(step_scores, axis=(0, 2)) / num_counted
+    if heads == "mean":
+        return ops.mean(head_scores)
+    if heads == "best":
+        return ops.max(head_scores)
+    return head_scores
+
+
+def _prepare(attention, alignment, mask, heads):
+    """Checks the arguments of `attention_correctness`.
+
+    Returns float32 `(attention, reference, counted)`: the attention, the
+    0/1 reference `[batch, T_out, T_src]` and the 0/1 steps that count
+    `[batch, T_out]` (those with a reference, and unmasked).
+    """
     if not (heads is None or (isinstance(heads, str) and heads in _HEADS)):
         raise ValueError(
             f"`heads` must be one of {list(_HEADS)}. Received: heads={heads!r}"
@@ -100,7 +128,6 @@ def attention_correctness(attention, alignment, mask=None, heads="mean"):
             "[batch, heads, T_out, T_src]. Received: "
             f"attention.shape={attention_shape}"
         )
-    per_head = len(attention_shape) == 4
     batch = attention_shape[0]
     num_out, num_src = attention_shape[-2:]
 
@@ -125,20 +152,4 @@ def attention_correctness(attention, alignment, mask=None, heads="mean"):
                 f"attention.shape={attention_shape}"
             )
         counted = counted * mask
-    if per_head:
-        reference = reference[:, None]
-        counted = counted[:, None]
-
-    # `where` rather than products, so that NaN weights off the reference
-    # or in skipped steps do not propagate.
-    on_reference = ops.where(reference > 0, attention, 0.0)
-    step_scores = ops.where(counted > 0, ops.sum(on_reference, axis=-1), 0.0)
-    num_counted = ops.maximum(ops.sum(counted), 1.0)
-    if not per_head:
-        return ops.sum(step_scores) / num_counted
-    head_scores = ops.sum(step_scores, axis=(0, 2)) / num_counted
-    if heads == "mean":
-        return ops.mean(head_scores)
-    if heads == "best":
-        return ops.max(head_scores)
-    return head_scores
+    return attention, reference, counted

@@ -108,6 +108,16 @@ def caption_scores(hypotheses, references):
         return scores
 
     tokenize = tokenizer_13a.Tokenizer13a()
+    normalized_references = _normalized_references(reference_lists, tokenize)
+    scores.update(_bleu_scores(sacrebleu_metrics, hypotheses, reference_lists))
+    scores["cider"] = _cider_score(
+        cider_scorer, hypotheses, normalized_references, tokenize
+    )
+    return scores
+
+
+def _normalized_references(reference_lists, tokenize):
+    """The references as CIDEr-D reads them; none may be empty."""
     normalized_references = []
     for index, references_of_caption in enumerate(reference_lists):
         normalized = [
@@ -124,7 +134,12 @@ def caption_scores(hypotheses, references):
                 f"positions {empty}"
             )
         normalized_references.append(normalized)
+    return normalized_references
 
+
+def _bleu_scores(sacrebleu_metrics, hypotheses, reference_lists):
+    """Corpus BLEU-1..4 of sacrebleu (13a tokens, lowercased)."""
+    scores = {}
     streams = _reference_streams(reference_lists)
     for order in range(1, _MAX_NGRAM_ORDER + 1):
         bleu = sacrebleu_metrics.BLEU(
@@ -133,12 +148,15 @@ def caption_scores(hypotheses, references):
         scores[f"bleu{order}"] = float(
             bleu.corpus_score(hypotheses, streams).score
         )
+    return scores
 
+
+def _cider_score(cider_scorer, hypotheses, normalized_references, tokenize):
+    """Corpus CIDEr-D of coco-caption's scorer."""
     scorer = cider_scorer.CiderScorer(n=_CIDER_NGRAM_ORDER, sigma=_CIDER_SIGMA)
     for hypothesis, references_of_caption in zip(
         hypotheses, normalized_references, strict=True
     ):
         scorer += (_normalize(hypothesis, tokenize), references_of_caption)
     cider, _ = scorer.compute_score()
-    scores["cider"] = float(cider)
-    return scores
+    return float(cider)
