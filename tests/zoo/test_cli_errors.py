@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_text")
 
-from tests.zoo.test_run_safety import write_corpus  # noqa: E402
+from tests.conftest import write_corpus  # noqa: E402
 from zoo import cli  # noqa: E402
 from zoo import run_directory  # noqa: E402
 from zoo.translation.training import train_translation  # noqa: E402

@@ -17,24 +17,19 @@ decoder; `--no-jit` and no attention summaries keep them short.
 """
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 
 import keras
 import numpy as np
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import run_killed
+from tests.conftest import write_corpus
 
 pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_text")
 
-from tests.zoo.test_trainer import REVERSAL_TASK  # noqa: E402
 from zoo import cli  # noqa: E402
-from zoo import tasks  # noqa: E402
 from zoo.trainer import RunConflictError  # noqa: E402
 from zoo.trainer import train  # noqa: E402
 
@@ -52,6 +47,10 @@ TOY_RUN = {
 TRANSLATION_RUN = {
     "epochs": 2,
     "vocabulary_size": 200,
+    # The corpus's sentences fit (2-4 words); one source width, so the
+    # evaluation compiles one greedy and one beam decoder, not five each.
+    "max_source_length": 8,
+    "max_target_length": 8,
     "batch_size": 32,
     "model_arguments": {"units": 16, "embedding_dim": 8},
     "jit_compile": False,
@@ -67,7 +66,7 @@ import os
 import signal
 import sys
 
-sys.path.insert(0, {package_root!r})
+sys.path.insert(0, {reversal_package_root!r})
 
 import keras
 
@@ -78,9 +77,6 @@ tasks.register_task("reversal", "zoo_test_reversal.task:ReversalTask")
 callbacks = []
 
 
-def die():
-    sys.stdout.flush()
-    os.kill(os.getpid(), signal.SIGKILL)
 """
 
 KILLS = {
@@ -144,45 +140,13 @@ KILLS = {
 
 
 @pytest.fixture(scope="module")
-def package_root(tmp_path_factory):
-    """The toy task as a package, registered here and in subprocesses."""
-    root = tmp_path_factory.mktemp("tasks")
-    package = root / "zoo_test_reversal"
-    package.mkdir()
-    (package / "__init__.py").write_text('"""A toy zoo task."""\n')
-    (package / "task.py").write_text(textwrap.dedent(REVERSAL_TASK))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(root))
-        patch.setattr(tasks, "_TASKS", dict(tasks._TASKS))
-        tasks.register_task("reversal", "zoo_test_reversal.task:ReversalTask")
-        yield root
-
-
-def write_corpus(path, count=240, seed=0):
-    """Tab-separated pairs: 2-4 of 48 words, reversed and renamed."""
-    first = ["ka", "lo", "mi", "nu", "pe", "ra", "so", "ti"]
-    second = ["ba", "de", "fi", "go", "hu", "ja"]
-    source_words = [a + b for a in first for b in second]
-    target_words = [b + a + "n" for a in first for b in second]
-    rng = np.random.default_rng(seed)
-    lines = []
-    for _ in range(count):
-        indices = rng.integers(0, len(source_words), rng.integers(2, 5))
-        source = " ".join(source_words[i] for i in indices)
-        target = " ".join(target_words[i] for i in indices[::-1])
-        lines.append(f"{source}\t{target}\n")
-    path.write_text("".join(lines))
-    return path
-
-
-@pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     return write_corpus(tmp_path_factory.mktemp("data") / "pairs.txt")
 
 
-def kill_at(stage, task, package_root, options):
+def kill_at(stage, task, reversal_package_root, options):
     """Runs `train(task, **options)` in a subprocess killed at `stage`."""
-    script = PRELUDE.format(package_root=str(package_root))
+    script = PRELUDE.format(reversal_package_root=str(reversal_package_root))
     script += textwrap.dedent(
         KILLS[stage].replace("{epochs}", str(options.get("epochs", 0)))
     ).replace("{task!r}", repr(task))
@@ -190,15 +154,7 @@ def kill_at(stage, task, package_root, options):
         f"\ntrain({task!r}, callbacks=callbacks, "
         f"**json.loads({json.dumps(options, default=str)!r}))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO_ROOT,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
+    run_killed(script)
 
 
 def weights(results):
@@ -241,7 +197,7 @@ class ValidationLosses(keras.callbacks.Callback):
 
 
 @pytest.fixture(scope="module")
-def toy_baseline(package_root, tmp_path_factory):
+def toy_baseline(reversal_package_root, tmp_path_factory):
     losses = ValidationLosses()
     results = train(
         "reversal",
@@ -265,10 +221,10 @@ def translation_baseline(corpus, tmp_path_factory):
 
 
 def test_killed_writing_a_checkpoint_resumes_from_the_one_before(
-    package_root, toy_baseline, tmp_path
+    reversal_package_root, toy_baseline, tmp_path
 ):
     options = {"logdir": tmp_path / "run", **TOY_RUN}
-    kill_at("checkpoint", "reversal", package_root, options)
+    kill_at("checkpoint", "reversal", reversal_package_root, options)
     checkpoint = tmp_path / "run" / "checkpoint"
     state = json.loads((checkpoint / "state.json").read_text())
     # The half-written file of epoch 5 is not named; epoch 4 (the best
@@ -287,11 +243,11 @@ def test_killed_writing_a_checkpoint_resumes_from_the_one_before(
 
 
 def test_killed_saving_the_model_leaves_no_broken_model(
-    package_root, toy_baseline, tmp_path
+    reversal_package_root, toy_baseline, tmp_path
 ):
     logdir = tmp_path / "run"
     options = {"logdir": logdir, **TOY_RUN}
-    kill_at("save", "reversal", package_root, options)
+    kill_at("save", "reversal", reversal_package_root, options)
     # The 4 KB were written beside model.keras, not over it.
     assert not (logdir / "model.keras").exists()
     assert not (logdir / "evaluation.json").exists()
@@ -308,11 +264,11 @@ def test_killed_saving_the_model_leaves_no_broken_model(
 
 
 def test_killed_evaluating_resumes_at_the_evaluation(
-    package_root, toy_baseline, tmp_path
+    reversal_package_root, toy_baseline, tmp_path
 ):
     logdir = tmp_path / "run"
     options = {"logdir": logdir, **TOY_RUN}
-    kill_at("evaluation", "reversal", package_root, options)
+    kill_at("evaluation", "reversal", reversal_package_root, options)
     assert json.loads((logdir / "run.json").read_text())["stage"] == (
         "evaluating"
     )
@@ -330,7 +286,7 @@ def test_killed_evaluating_resumes_at_the_evaluation(
 
 
 def test_a_finished_run_is_refused_unless_overwritten(
-    package_root, toy_baseline, tmp_path, capsys
+    reversal_package_root, toy_baseline, tmp_path, capsys
 ):
     logdir = tmp_path / "run"
     arguments = ["train", "reversal", "--logdir", str(logdir), "--epochs"]
@@ -356,7 +312,9 @@ def test_a_finished_run_is_refused_unless_overwritten(
     assert results["epochs"] == 2 and results["epochs_resumed"] == 0
 
 
-def test_files_without_a_run_record_are_refused(package_root, tmp_path):
+def test_files_without_a_run_record_are_refused(
+    reversal_package_root, tmp_path
+):
     # A checkpoint of a version before run records: whose, is unknown.
     logdir = tmp_path / "run"
     (logdir / "backup").mkdir(parents=True)
@@ -367,11 +325,11 @@ def test_files_without_a_run_record_are_refused(package_root, tmp_path):
 
 
 def test_killed_learning_a_vocabulary_reruns_to_the_same_model(
-    package_root, corpus, translation_baseline, tmp_path
+    reversal_package_root, corpus, translation_baseline, tmp_path
 ):
     logdir = tmp_path / "run"
     options = {"data": corpus, "logdir": logdir, **TRANSLATION_RUN}
-    kill_at("vocabulary", "translation", package_root, options)
+    kill_at("vocabulary", "translation", reversal_package_root, options)
     # The source vocabulary was saved, the target one never half-written.
     assert [path.suffix for path in (logdir / "vocabulary").iterdir()] == [
         ".txt"
@@ -381,17 +339,18 @@ def test_killed_learning_a_vocabulary_reruns_to_the_same_model(
 
 
 def test_a_killed_run_refuses_other_settings_then_resumes(
-    package_root, corpus, translation_baseline, tmp_path, capsys
+    reversal_package_root, corpus, translation_baseline, tmp_path, capsys
 ):
     logdir = tmp_path / "run"
     options = {"data": corpus, "logdir": logdir, **TRANSLATION_RUN}
-    kill_at("epoch", "translation", package_root, options)
+    kill_at("epoch", "translation", reversal_package_root, options)
     vocabularies = sorted((logdir / "vocabulary").iterdir())
 
     # The issue's case: another seed, then another architecture; neither
     # gets as far as the data.
     base = ["train", "translation", "--data", str(corpus), "--logdir"]
     base += [str(logdir), "--vocabulary-size", "200", "--verbose", "0"]
+    base += ["--max-source-length", "8", "--max-target-length", "8"]
     base += ["--model-args", '{"units": 16, "embedding_dim": 8}']
     refusals = {
         "seed": (["--seed", "1"], "its seed is 0, this run's is 1"),

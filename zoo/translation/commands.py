@@ -58,13 +58,13 @@ def evaluate_translator(model, config):
         A dict from beam width to its scores (`exact_match`, `bleu`).
     """
     from zoo.data import load_translation_data
+    from zoo.translation.decoding import translate_pairs
+    from zoo.translation.scoring import bleu_by_source_length
+    from zoo.translation.scoring import date_attention_correctness
+    from zoo.translation.scoring import score_translations
     from zoo.translation.task import SCORING
     from zoo.translation.task import print_attention_correctness
     from zoo.translation.task import print_bleu_by_length
-    from zoo.translation.training import bleu_by_source_length
-    from zoo.translation.training import date_attention_correctness
-    from zoo.translation.training import score_translations
-    from zoo.translation.training import translate_pairs
 
     dates = config.data is None
     splits = load_translation_data(

@@ -21,21 +21,21 @@ from zoo.trainer import training_summary
 from zoo.translation import ARCHITECTURES
 from zoo.translation import Seq2Seq
 from zoo.translation.commands import COMMANDS
+from zoo.translation.decoding import compile_decoder
+from zoo.translation.decoding import translate_pairs
+from zoo.translation.losses import MaskedSparseCrossentropy
+from zoo.translation.losses import masked_accuracy
 from zoo.translation.options import OPTIONS
 from zoo.translation.options import check_model_arguments
+from zoo.translation.scoring import bleu_by_source_length
+from zoo.translation.scoring import date_attention_correctness
+from zoo.translation.scoring import score_translations
+from zoo.translation.summaries import attention_decode_fn
+from zoo.translation.summaries import length_spread
 from zoo.translation.training import DEFAULT_MODEL_ARGUMENTS
-from zoo.translation.training import MaskedSparseCrossentropy
 from zoo.translation.training import _learn_or_reuse_tokenizers
 from zoo.translation.training import _optimizer
-from zoo.translation.training import attention_decode_fn
-from zoo.translation.training import bleu_by_source_length
-from zoo.translation.training import compile_decoder
-from zoo.translation.training import date_attention_correctness
 from zoo.translation.training import length_buckets
-from zoo.translation.training import length_spread
-from zoo.translation.training import masked_accuracy
-from zoo.translation.training import score_translations
-from zoo.translation.training import translate_pairs
 
 # How the printed exact match and BLEU compare texts
 # (`keras_attention.metrics.text_scores`).

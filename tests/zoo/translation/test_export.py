@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.conftest import run_cli
+from tests.conftest import subprocess_env
 from tests.conftest import to_numpy
 
 BACKEND = keras.backend.backend()
@@ -92,23 +94,6 @@ LOADER = textwrap.dedent(
         json.dump(report, file)
     """
 )
-
-
-def subprocess_env(**overrides):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **overrides)
-    env.setdefault("KERAS_BACKEND", "tensorflow")
-    return env
-
-
-def run_cli(*arguments):
-    return subprocess.run(
-        [sys.executable, "-m", "zoo.cli", *arguments],
-        cwd=REPO_ROOT,
-        env=subprocess_env(KERAS_BACKEND="tensorflow"),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def build_tokenizers(pairs):
@@ -207,6 +192,7 @@ def served(models, tmp_path_factory):
         str(directory / "cli"),
         "--beam-width",
         str(CLI_BEAM_WIDTH),
+        expect=None,
     )
     if cli.returncode == 0:
         exports["cli"] = str(directory / "cli")
@@ -437,7 +423,7 @@ def test_other_backends_are_refused_with_their_name():
         result = subprocess.run(
             [sys.executable, "-c", code],
             cwd=REPO_ROOT,
-            env=subprocess_env(KERAS_BACKEND="jax"),
+            env=subprocess_env("jax"),
             capture_output=True,
             text=True,
             timeout=300,

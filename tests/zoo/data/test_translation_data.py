@@ -9,7 +9,7 @@ import pytest
 from zoo.data import translation
 
 DATA_DIR = (
-    pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+    pathlib.Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
 )
 
 ANKI_LINES = [

@@ -1,12 +1,10 @@
 import json
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import run_cli
 from tests.conftest import to_numpy
 from zoo.translation import ARCHITECTURES
 
@@ -158,16 +156,6 @@ def test_loaded_model_translates_raw_strings(trained_dates_model):
     assert model.translate(iter([]), beam_width=3) == []
 
 
-def run_cli(*arguments):
-    return subprocess.run(
-        [sys.executable, "-m", "zoo.cli", *arguments],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 def test_cli_main_job_with_a_tiny_budget(tmp_path):
     # 64 dates give a target vocabulary of about 32 WordPiece tokens, where
     # XLA once spent over 12 minutes compiling the beam-4 decoder of the
@@ -250,7 +238,7 @@ def test_cli_prints_samples_and_scores_as_text(capsys):
     ],
 )
 def test_cli_bad_arguments_give_one_line(arguments, message):
-    result = run_cli(*arguments)
+    result = run_cli(*arguments, expect=None)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert message in result.stderr

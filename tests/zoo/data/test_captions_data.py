@@ -11,7 +11,7 @@ from zoo.data import captions
 from zoo.data.captions import CaptionedImage
 
 DATA_DIR = (
-    pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+    pathlib.Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
 )
 FLICKR8K = DATA_DIR / "flickr8k"
 FEATURES = FLICKR8K / "features_mobilenet_v2_7x7x1280.npz"

@@ -6,9 +6,6 @@ export it. Training checks of each configuration use a few steps each.
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -18,7 +15,8 @@ pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_text")
 pytest.importorskip("rouge_score")
 
-from tests.conftest import REPO_ROOT  # noqa: E402
+from tests.conftest import run_cli  # noqa: E402
+from tests.conftest import run_python  # noqa: E402
 from zoo.data.reports import generate_reports  # noqa: E402
 from zoo.data.summaries import SummaryExample  # noqa: E402
 from zoo.summarization import inference  # noqa: E402
@@ -67,15 +65,7 @@ def trained_model(trained_run):
 
 
 def _run_cli(arguments, expect=0, stdin=None, stdout_only=False):
-    result = subprocess.run(
-        [sys.executable, "-m", "zoo.cli", *arguments],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        env=dict(os.environ, CUDA_VISIBLE_DEVICES=""),
-    )
-    assert result.returncode == expect, result.stdout + result.stderr[-3000:]
+    result = run_cli(*arguments, expect=expect, stdin=stdin)
     if stdout_only:
         return result.stdout
     return result.stdout + result.stderr
@@ -361,7 +351,7 @@ def test_copy_rate_counts_whole_names_only():
 
 JAX_TRAINING = """
 import keras
-from tests.zoo.test_summarization import _tiny_setup
+from tests.zoo.summarization.test_summarization import _tiny_setup
 from zoo.summarization.inference import summarize_texts
 reports, _, model, dataset = _tiny_setup("pointer-generator", True, 48)
 model.compile(optimizer=keras.optimizers.Adam(1e-2))
@@ -377,13 +367,7 @@ print("backend", keras.backend.backend(), history.history["loss"])
 )
 def test_training_and_beam_search_run_on_jax():
     pytest.importorskip("jax")
-    result = subprocess.run(
-        [sys.executable, "-c", JAX_TRAINING],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, KERAS_BACKEND="jax", CUDA_VISIBLE_DEVICES=""),
-    )
+    result = run_python(JAX_TRAINING, backend="jax")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "backend jax" in result.stdout
     losses = json.loads(result.stdout.split("backend jax")[1].replace("'", '"'))

@@ -6,10 +6,7 @@ it. Training checks of soft and hard attention use a few steps each.
 """
 
 import json
-import os
 import pathlib
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -19,6 +16,8 @@ pytest.importorskip("tensorflow")
 pytest.importorskip("pycocoevalcap")
 
 from tests.conftest import REPO_ROOT  # noqa: E402
+from tests.conftest import run_cli  # noqa: E402
+from tests.conftest import run_python  # noqa: E402
 from zoo import cli  # noqa: E402
 from zoo.captioning.data import load_scene_splits  # noqa: E402
 from zoo.captioning.data import make_dataset  # noqa: E402
@@ -59,14 +58,7 @@ def trained_run(tmp_path_factory):
 
 
 def _run_cli(arguments, expect=0):
-    result = subprocess.run(
-        [sys.executable, "-m", "zoo.cli", *arguments],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, CUDA_VISIBLE_DEVICES=""),
-    )
-    assert result.returncode == expect, result.stdout + result.stderr[-3000:]
+    result = run_cli(*arguments, expect=expect)
     return result.stdout + result.stderr
 
 
@@ -231,7 +223,7 @@ def test_export_captions_encoded_images(trained_run, tmp_path):
 
 JAX_TRAINING = """
 import keras
-from tests.zoo.test_captioning import _tiny_data
+from tests.zoo.captioning.test_captioning import _tiny_data
 splits, model, dataset = _tiny_data("soft", num_scenes=32)
 model.compile(optimizer="adam")
 history = model.fit(dataset.take(2), epochs=2, verbose=0)
@@ -244,13 +236,7 @@ print("backend", keras.backend.backend(), history.history["loss"])
 )
 def test_training_steps_run_on_jax():
     pytest.importorskip("jax")
-    result = subprocess.run(
-        [sys.executable, "-c", JAX_TRAINING],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, KERAS_BACKEND="jax", CUDA_VISIBLE_DEVICES=""),
-    )
+    result = run_python(JAX_TRAINING, backend="jax")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "backend jax" in result.stdout
     losses = json.loads(result.stdout.split("backend jax")[1].replace("'", '"'))
