@@ -1,28 +1,27 @@
-"""A recurrent decoder that attends over an encoder memory at every step."""
+"""A recurrent decoder that attends over an encoder memory at every step.
+
+`AttentionRNN` composes its variants from plain parts, picked once from its
+configuration: a step style (`_decoder_steps`), a context pipeline of hard
+sampling and the context gate (`_context_pipeline`) and state extensions
+such as the coverage (`_coverage_state`). The parts own no weights: every
+sublayer stays on the layer, so saved files keep their layout.
+"""
 
 import keras
 from keras import ops
 from keras import tree
 
+from keras_attention.layers._context_pipeline import ContextGate
+from keras_attention.layers._context_pipeline import HardSampling
+from keras_attention.layers._coverage_state import CoverageState
+from keras_attention.layers._decoder_steps import AttentionalVector
+from keras_attention.layers._decoder_steps import BahdanauStep
+from keras_attention.layers._decoder_steps import LuongStep
+from keras_attention.layers._decoder_steps import StateAndContext
 from keras_attention.layers._rnn_loop import rnn_loop
 
 STYLES = ("luong", "bahdanau")
 SAMPLINGS = ("soft", "hard")
-
-
-def _top_hidden(cell_states):
-    """The hidden state `h` of the top cell, whatever the cell nesting."""
-    while tree.is_nested(cell_states):
-        cell_states = (
-            cell_states[-1] if _is_stack(cell_states) else (cell_states[0])
-        )
-    return cell_states
-
-
-def _is_stack(states):
-    # A StackedRNNCells state is a list of per-cell states, each itself a
-    # list; a single cell's state is a flat list of tensors.
-    return bool(states) and tree.is_nested(states[0])
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -235,6 +234,32 @@ class AttentionRNN(keras.layers.Layer):
         self._attentional_dense = None
         self._context_gate = None
         self.supports_masking = True
+        self._compose_parts()
+
+    def _compose_parts(self):
+        """Picks the plain-object parts of a step from the configuration.
+
+        The step style (`BahdanauStep` or `LuongStep` with its output), the
+        context pipeline (hard sampling, then the context gate) and the
+        state extensions (coverage). They own no weights: the sublayers
+        they call stay on this layer, so saved files keep their layout.
+        """
+        if self.style == "bahdanau":
+            self._decoder_step = BahdanauStep(self)
+        else:
+            output = (
+                AttentionalVector(self)
+                if self.output_projection
+                else StateAndContext(self)
+            )
+            self._decoder_step = LuongStep(self, output, self.input_feeding)
+        context_parts = []
+        if self.attention_sampling == "hard":
+            context_parts.append(HardSampling(self, self.expected_context_rate))
+        if self.context_gate:
+            context_parts.append(ContextGate(self))
+        self._context_parts = tuple(context_parts)
+        self._state_extensions = (CoverageState(),) if self.coverage else ()
 
     def _make_sequence_rnn(self, cell):
         # GRU and LSTM cells run inside the matching Keras layer, whose cell
@@ -265,12 +290,10 @@ class AttentionRNN(keras.layers.Layer):
         """Whether `call` runs the cell over the whole sequence at once."""
         if self.parallel is not None:
             return self.parallel
-        return (
-            self.style == "luong"
-            and not self.input_feeding
-            and self.attention_sampling == "soft"
-            and not self.coverage
+        parts = (
+            (self._decoder_step,) + self._context_parts + self._state_extensions
         )
+        return all(part.supports_parallel for part in parts)
 
     @property
     def _cell_units(self):
@@ -289,16 +312,11 @@ class AttentionRNN(keras.layers.Layer):
         return self._output_size(self._memory_shape)
 
     def _output_size(self, memory_shape):
-        if self.style == "luong" and self.output_projection:
-            return self.attentional_units or self._cell_units
-        # `[s_t; c_t]`: Bahdanau style, or See et al.'s Luong style.
-        return self._cell_units + self._step_attention_spec(memory_shape)[0]
+        return self._decoder_step.output_size(memory_shape)
 
-    def _feed_size(self):
-        """Size of the vector fed to the next step (input feeding)."""
-        if not self.output_projection:
-            return self._step_attention_spec(self._known_memory_shape())[0]
-        return self.attentional_units or self._cell_units
+    def _context_size(self, memory_shape):
+        """Size of the context of one step, for a raw memory shape."""
+        return self._step_attention_spec(memory_shape)[0]
 
     def _step_attention_spec(self, memory_shape):
         """`(context_dim, head_axes)` of the attention of one step.
@@ -327,11 +345,9 @@ class AttentionRNN(keras.layers.Layer):
                 f"per step. Received: {self.attention.__class__.__name__} "
                 f"with head axes {tuple(head_axes)}"
             )
-        feature_dim = inputs_shape[-1]
-        if self.style == "bahdanau":
-            feature_dim += context_dim
-        elif self.input_feeding:
-            feature_dim += self._feed_size()
+        feature_dim = self._decoder_step.cell_input_size(
+            inputs_shape[-1], context_dim
+        )
         if not self.cell.built:
             self.cell.build((inputs_shape[0], feature_dim))
         self._sequence_rnn.built = True
@@ -385,36 +401,23 @@ class AttentionRNN(keras.layers.Layer):
             step) and, with `coverage=True`, `"coverage"` (float32
             `[batch, T_enc]` zeros: the attention received so far).
         """
-        if self.coverage and not isinstance(memory, dict):
-            raise ValueError(
-                "With coverage=True, `get_initial_state` needs `memory`, the "
-                "dict returned by `precompute_memory()`, for the source "
-                f"length of the coverage. Received: memory={memory!r}"
-            )
+        extensions = {}
+        for extension in self._state_extensions:
+            extensions.update(extension.initial_state(batch_size, memory))
         if initial_state is None:
             initial_state = self.cell.get_initial_state(batch_size=batch_size)
         initial_state = tree.map_structure(
             lambda tensor: ops.cast(tensor, self.compute_dtype), initial_state
         )
-        if self.style == "bahdanau":
-            feed = _top_hidden(initial_state)
-        elif self.input_feeding:
-            feed = ops.zeros(
-                (batch_size, self._feed_size()),
-                dtype=self.compute_dtype,
-            )
-        else:
-            feed = ops.zeros((batch_size, 0), dtype=self.compute_dtype)
+        feed = self._decoder_step.initial_feed(
+            initial_state, batch_size, self.compute_dtype
+        )
         state = {
             "cell": initial_state,
             "feed": ops.cast(feed, self.compute_dtype),
             "step": ops.zeros((batch_size,), dtype="int32"),
         }
-        if self.coverage:
-            source_length = ops.shape(memory["value_mask"])[1]
-            state["coverage"] = ops.zeros(
-                (batch_size, source_length), "float32"
-            )
+        state.update(extensions)
         return state
 
     def _known_memory_shape(self):
@@ -452,10 +455,10 @@ class AttentionRNN(keras.layers.Layer):
             the new state dict and the weights `[batch, T_enc]` (or
             `[batch, heads, T_enc]`).
         """
-        if self.style == "luong" and not self.input_feeding:
+        if self._decoder_step.passes_inputs_to_cell:
             # The cell gets the input itself; a copy carries no Keras mask,
             # which RNN cells do not support and would warn about at every
-            # step. The other styles concatenate the input first.
+            # step. The other steps concatenate the input first.
             inputs = ops.copy(inputs)
         uniforms = None
         if self._samples(training):
@@ -469,7 +472,8 @@ class AttentionRNN(keras.layers.Layer):
 
     def _samples(self, training):
         """Whether a call with this `training` samples hard attention."""
-        return self.attention_sampling == "hard" and bool(training)
+        draws = any(part.draws_uniforms for part in self._context_parts)
+        return draws and bool(training)
 
     def _step(self, inputs, state, memory, training, uniforms, statistics):
         """`step()` that may also return the step's sampling statistics.
@@ -482,67 +486,30 @@ class AttentionRNN(keras.layers.Layer):
         `statistics` is false.
         """
         inputs = ops.cast(inputs, self.compute_dtype)
-        cell_state = state["cell"]
         attention_arguments = {
             "return_attention_scores": True,
             # Local-m alignment centers its window on the step index; every
             # sequence is at the same step, so the first one's count holds.
             "query_start_index": state["step"][0],
         }
-        if self.coverage:
-            if "coverage" not in state:
-                raise ValueError(
-                    "With coverage=True, `state` must hold `coverage`: get "
-                    "the first state from `get_initial_state(batch_size, "
-                    "memory=...)`. Received: a state with keys "
-                    f"{sorted(state)}"
-                )
-            attention_arguments["coverage"] = state["coverage"]
-        if self.style == "bahdanau":
+        for extension in self._state_extensions:
+            attention_arguments.update(extension.attention_arguments(state))
+
+        def attend(query):
             context, weights = self.attention(
-                state["feed"], memory, training=training, **attention_arguments
+                query, memory, training=training, **attention_arguments
             )
             context, log_prob = self._step_context(
-                state["feed"], context, weights, memory, uniforms
+                query, context, weights, memory, uniforms
             )
-            cell_input = ops.concatenate([inputs, context], axis=-1)
-            hidden, cell_state = self.cell(
-                cell_input, cell_state, training=training
-            )
-            output = ops.concatenate([hidden, context], axis=-1)
-            feed = hidden
-        else:
-            cell_input = inputs
-            if self.input_feeding:
-                cell_input = ops.concatenate([inputs, state["feed"]], axis=-1)
-            hidden, cell_state = self.cell(
-                cell_input, cell_state, training=training
-            )
-            context, weights = self.attention(
-                hidden, memory, training=training, **attention_arguments
-            )
-            context, log_prob = self._step_context(
-                hidden, context, weights, memory, uniforms
-            )
-            if self.output_projection:
-                output = self._attentional_dense(
-                    ops.concatenate([context, hidden], axis=-1)
-                )
-                feed = output
-            else:
-                output = ops.concatenate([hidden, context], axis=-1)
-                feed = context
-            if not self.input_feeding:
-                feed = state["feed"]
-        new_state = {
-            "cell": cell_state,
-            "feed": feed,
-            "step": state["step"] + 1,
-        }
-        if self.coverage:
-            new_state["coverage"] = state["coverage"] + ops.cast(
-                weights, "float32"
-            )
+            return context, weights, log_prob
+
+        output, new_state, weights, log_prob = self._decoder_step(
+            inputs, state, attend, training
+        )
+        new_state["step"] = state["step"] + 1
+        for extension in self._state_extensions:
+            new_state.update(extension.next_state(state, weights))
         if not statistics:
             return output, new_state, weights, None
         entropy = ops.reshape(_entropy(weights), (ops.shape(weights)[0], -1))
@@ -551,89 +518,18 @@ class AttentionRNN(keras.layers.Layer):
     def _step_context(self, query, context, weights, memory, uniforms):
         """The context a step uses, and the log probability of its sample.
 
-        Returns the (sampled, then gated) context and float32 `[batch]`
-        log probabilities, zero where no location was sampled.
+        Runs the context pipeline (hard sampling, then the context gate).
+        Returns the context and float32 `[batch]` log probabilities, zero
+        where no location was sampled.
         """
         log_prob = ops.zeros((ops.shape(weights)[0],), "float32")
-        if uniforms is not None:
-            sampled_context, sampled_log_prob = self._sample_context(
-                weights, memory, uniforms[:, 1]
+        for part in self._context_parts:
+            context, sampled_log_prob = part(
+                query, context, weights, memory, uniforms
             )
-            # u < rate holds for every u in [0, 1) when the rate is 1 and
-            # for none when it is 0.
-            expected = uniforms[:, 0] < self.expected_context_rate
-            context = ops.where(
-                ops.expand_dims(expected, -1),
-                context,
-                ops.cast(sampled_context, context.dtype),
-            )
-            log_prob = ops.where(
-                expected, ops.zeros_like(sampled_log_prob), sampled_log_prob
-            )
-        if self.context_gate:
-            context = context * self._gate(query, context.dtype)
+            if sampled_log_prob is not None:
+                log_prob = sampled_log_prob
         return context, log_prob
-
-    def _gate(self, query, dtype):
-        """`beta_t = sigmoid(f_beta(q_t))`, `[..., 1]`."""
-        logits = ops.cast(self._context_gate(query), "float32")
-        return ops.cast(ops.sigmoid(logits), dtype)
-
-    def _sample_context(self, weights, memory, uniform):
-        """Samples `s ~ Categorical(weights)` by inverse CDF.
-
-        Args:
-            weights: `[batch, T_enc]` attention weights of one head.
-            memory: The memory dict the weights attend over.
-            uniform: float32 `[batch]` in `[0, 1)`.
-
-        Returns:
-            The context for the one-hot weights of `s` `[batch, dim]` and
-            float32 `log p(s)` `[batch]` (zero for rows without weight).
-        """
-        probabilities = ops.cast(weights, "float32")
-        cumulative = ops.cumsum(probabilities, axis=-1)
-        # Weights that do not sum to one (local-p) are sampled normalized.
-        total = cumulative[:, -1:]
-        threshold = ops.expand_dims(uniform, -1) * total
-        # `<=`: a position of zero weight adds an empty interval, so it is
-        # never drawn, not even for u = 0.
-        location = ops.sum(ops.cast(cumulative <= threshold, "int32"), -1)
-        positions = ops.expand_dims(
-            ops.arange(ops.shape(probabilities)[-1], dtype="int32"), 0
-        )
-        present = probabilities > 0
-        # Rounding may put the threshold on the total, past the last
-        # position with weight; that position is the one it stands for.
-        last_present = ops.max(
-            ops.where(present, positions, ops.zeros_like(positions)), axis=-1
-        )
-        location = ops.minimum(location, last_present)
-        has_weight = total > 0
-        one_hot = ops.logical_and(
-            positions == ops.expand_dims(location, -1), has_weight
-        )
-        normalized = probabilities / ops.where(
-            has_weight, total, ops.ones_like(total)
-        )
-        log_normalized = ops.log(
-            ops.where(present, normalized, ops.ones_like(normalized))
-        )
-        log_prob = ops.sum(
-            ops.where(one_hot, log_normalized, ops.zeros_like(log_normalized)),
-            axis=-1,
-        )
-        # The attention layer's own hooks give the context it would give
-        # for these weights (the value at `s`, through any output
-        # projection).
-        one_hot_weights = ops.expand_dims(
-            ops.cast(one_hot, self.compute_dtype), 1
-        )
-        context = self.attention._combine_values(one_hot_weights, memory)
-        context = self.attention._project_output(
-            context, ops.expand_dims(memory["value_mask"], 1)
-        )
-        return ops.squeeze(context, 1), log_prob
 
     # Teacher forcing.
 
@@ -711,14 +607,10 @@ class AttentionRNN(keras.layers.Layer):
             return_attention_scores=True,
             training=training,
         )
-        if self.context_gate:
-            context = context * self._gate(hidden, context.dtype)
-        if self.output_projection:
-            outputs = self._attentional_dense(
-                ops.concatenate([context, hidden], axis=-1)
-            )
-        else:
-            outputs = ops.concatenate([hidden, context], axis=-1)
+        for part in self._context_parts:
+            # Soft attention only: no part samples here.
+            context, _ = part(hidden, context, weights, memory, None)
+        outputs = self._decoder_step.output(hidden, context)
         if isinstance(self.cell, keras.layers.StackedRNNCells):
             final_state = _regroup_stacked_state(self.cell, final_state)
         if not return_sampling:
@@ -767,9 +659,9 @@ class AttentionRNN(keras.layers.Layer):
         # stop it on padded steps (the parallel path counts them) and masks
         # only states of rank 2 or more.
         loop_state = {"cell": state["cell"], "feed": state["feed"]}
-        if self.coverage:
+        for extension in self._state_extensions:
             # Rank 2, so Keras's loop keeps it on padded steps.
-            loop_state["coverage"] = state["coverage"]
+            loop_state[extension.key] = state[extension.key]
         one_step = self._loop_step(
             loop_state,
             projected_memory,
