@@ -13,11 +13,13 @@ Usage:
     python -m tests                 # every backend
     python -m tests --backend jax   # one backend's run
     python -m tests -- -k beam      # extra pytest arguments, every run
+    python -m tests --record-costs  # also rewrite tests/group_costs.json
 """
 
 import argparse
 import importlib.util
 import os
+import pathlib
 import subprocess
 import sys
 import time
@@ -33,6 +35,7 @@ BACKEND_AGNOSTIC = (
     "tests/visualization",
 )
 BACKENDS = ("tensorflow", "jax", "torch")
+COSTS = pathlib.Path(__file__).with_name("group_costs.json")
 
 
 def backend_runs(backends, extra):
@@ -50,6 +53,12 @@ def backend_runs(backends, extra):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tests")
     parser.add_argument("--backend", choices=BACKENDS, action="append")
+    parser.add_argument(
+        "--record-costs",
+        action="store_true",
+        help="write each test group's seconds to tests/group_costs.json, "
+        "which orders the groups of later runs (costliest first)",
+    )
     parser.add_argument("pytest_args", nargs="*")
     args = parser.parse_args(argv)
     status = 0
@@ -58,9 +67,11 @@ def main(argv=None):
     ):
         print(f"\n=== KERAS_BACKEND={backend} pytest {' '.join(arguments)}")
         start = time.perf_counter()
+        environment = dict(os.environ, KERAS_BACKEND=backend)
+        if args.record_costs:
+            environment["KERAS_ATTENTION_RECORD_COSTS"] = str(COSTS)
         result = subprocess.run(
-            [sys.executable, "-m", "pytest", *arguments],
-            env=dict(os.environ, KERAS_BACKEND=backend),
+            [sys.executable, "-m", "pytest", *arguments], env=environment
         )
         minutes = (time.perf_counter() - start) / 60
         print(f"=== {backend}: exit {result.returncode} in {minutes:.1f} min")

@@ -1,3 +1,4 @@
+import json
 import os
 import pathlib
 import signal
@@ -10,11 +11,73 @@ import numpy as np
 import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+# Seconds each xdist group (a test file, or a group a test names with
+# `pytest.mark.xdist_group`) took in a recorded run: the heaviest groups
+# are scheduled first, so that no long file starts last and runs alone.
+# `python -m tests --record-costs` rewrites it.
+GROUP_COSTS = pathlib.Path(__file__).with_name("group_costs.json")
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 def to_numpy(tensor):
     return np.asarray(keras.ops.convert_to_numpy(tensor))
+
+
+def _group(item):
+    """The xdist group of a test: its own mark's, else its file."""
+    marks = list(item.iter_markers("xdist_group"))
+    if marks:
+        return str(
+            marks[0].args[0] if marks[0].args else marks[0].kwargs["name"]
+        )
+    return item.nodeid.split("::")[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """A test file is one xdist group, and the costliest groups go first.
+
+    With `--dist loadgroup` a worker runs a whole group (its module
+    fixtures are built once); without `--loadscope-reorder` groups are
+    handed out in collection order, which this sorts by recorded cost
+    (unknown groups last, in their own order).
+    """
+    costs = json.loads(GROUP_COSTS.read_text()) if GROUP_COSTS.is_file() else {}
+    backend = keras.backend.backend()
+    for item in items:
+        if not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(_group(item)))
+    order = {item.nodeid: index for index, item in enumerate(items)}
+    items.sort(
+        key=lambda item: (
+            -costs.get(f"{backend} {_group(item)}", 0.0),
+            order[item.nodeid],
+        )
+    )
+
+
+def pytest_runtest_logreport(report):
+    """Adds each test phase's seconds to its group, for `--record-costs`."""
+    if os.environ.get("KERAS_ATTENTION_RECORD_COSTS"):
+        group = f"{keras.backend.backend()} {report.nodeid.rpartition('@')[2]}"
+        _RECORDED[group] = _RECORDED.get(group, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    path = os.environ.get("KERAS_ATTENTION_RECORD_COSTS")
+    if path and _RECORDED and not hasattr(session.config, "workerinput"):
+        recorded = (
+            json.loads(pathlib.Path(path).read_text())
+            if (pathlib.Path(path).is_file())
+            else {}
+        )
+        recorded.update({k: round(v, 1) for k, v in _RECORDED.items()})
+        pathlib.Path(path).write_text(
+            json.dumps(dict(sorted(recorded.items())), indent=1) + "\n"
+        )
+
+
+_RECORDED = {}
 
 
 @pytest.fixture(autouse=True)
@@ -113,6 +176,19 @@ def run_python(script, backend="tensorflow", timeout=900):
         env=subprocess_env(backend),
         timeout=timeout,
     )
+
+
+def run_on_backend(script, backend):
+    """Runs `script` under another Keras backend; returns its JSON result.
+
+    Keras picks its backend once per process, so a TensorFlow test run
+    reaches JAX or PyTorch through a subprocess. The script prints its
+    result as JSON on its last line of stdout.
+    """
+    pytest.importorskip(backend)
+    result = run_python(script, backend=backend)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 # Ends a subprocess of `run_killed` the way a power cut or the OOM killer

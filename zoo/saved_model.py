@@ -74,13 +74,13 @@ def write_archive(archive, path):
     )
     try:
         archive.write_out(str(staging), verbose=False)
-        _replace_directory(staging, path)
+        replace_directory(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return str(path)
 
 
-def _replace_directory(new, path):
+def replace_directory(new, path):
     """Renames `new` to `path`, replacing what was there as one step."""
     if not path.exists():
         new.rename(path)

@@ -79,7 +79,15 @@ def test_notebook_is_stored_without_outputs(name):
 
 
 @tensorflow_only
-@pytest.mark.parametrize("name", NOTEBOOKS)
+@pytest.mark.parametrize(
+    "name",
+    # Each notebook is a group of its own: the two workers run the long
+    # ones side by side.
+    [
+        pytest.param(name, marks=pytest.mark.xdist_group(name))
+        for name in NOTEBOOKS
+    ],
+)
 def test_notebook_runs(name, kernel_environment, tmp_path):
     notebook = read_notebook(name)
     client = nbclient.NotebookClient(

@@ -13,6 +13,10 @@ from zoo.captioning.options import DATA_OPTIONS
 from zoo.captioning.options import EVALUATION_SPLITS
 from zoo.commands import Argument
 from zoo.commands import Command
+from zoo.decoding_options import SEED_OPTION
+from zoo.decoding_options import beam_width_option
+from zoo.decoding_options import max_examples_option
+from zoo.decoding_options import max_length_option
 from zoo.options import Option
 
 CAPTION_EPILOG = """examples:
@@ -205,18 +209,8 @@ def export_captioner_command(model, config):
     )
 
 
-def _beam_width(default, purpose):
-    return Option(
-        "beam_width",
-        int,
-        default,
-        f"Beam width of {purpose}; 1 decodes greedily.",
-        positive=True,
-    )
-
-
 CAPTION_OPTIONS = (
-    _beam_width(3, "the captions"),
+    beam_width_option(3, "the captions"),
     Option("length_penalty", float, 0.7, "Beam search alpha.", minimum=0.0),
     Option(
         "attention_dir",
@@ -241,26 +235,16 @@ EVALUATE_OPTIONS = DATA_OPTIONS + (
         "The images reported on.",
         choices=EVALUATION_SPLITS,
     ),
-    _beam_width(4, "the evaluation's beam search (greedy is reported too)"),
-    Option(
-        "max_examples",
-        int,
-        None,
-        "Evaluate the first N test images only.",
-        positive=True,
+    beam_width_option(
+        4, "the evaluation's beam search (greedy is reported too)"
     ),
-    Option("seed", int, 0, "Seed of the data split, as given to train."),
+    max_examples_option("Evaluate the first N test images only."),
+    SEED_OPTION,
 )
 
 EXPORT_OPTIONS = (
-    _beam_width(1, "the exported decoder"),
-    Option(
-        "max_length",
-        int,
-        None,
-        "Longest caption in tokens (default: the model's).",
-        positive=True,
-    ),
+    beam_width_option(1, "the exported decoder"),
+    max_length_option("caption"),
 )
 
 CACHE_FEATURES_OPTIONS = (

@@ -7,6 +7,7 @@ import numpy as np
 
 from keras_attention.metrics import attention_correctness
 from keras_attention.metrics import caption_scores
+from zoo import length_limit
 from zoo.captioning.data import grid_side
 from zoo.captioning.data import model_inputs
 from zoo.captioning.data import reference_alignment
@@ -82,7 +83,7 @@ def caption_texts(model, sequences):
 
 def reached_length_limit(sequences):
     """Whether each caption ran to the length limit without `<end>`."""
-    return ~np.any((sequences == END_ID) | (sequences == PAD_ID), axis=1)
+    return length_limit.reached_length_limit(sequences, END_ID, PAD_ID)
 
 
 def evaluate_split(model, split, beam_width, length_penalty, image_size):

@@ -9,6 +9,10 @@ import sys
 
 from zoo.commands import Argument
 from zoo.commands import Command
+from zoo.decoding_options import SEED_OPTION
+from zoo.decoding_options import beam_width_option
+from zoo.decoding_options import max_examples_option
+from zoo.decoding_options import max_length_option
 from zoo.inputs import stdin_lines
 from zoo.options import Option
 from zoo.summarization.options import DATA_OPTIONS
@@ -171,21 +175,13 @@ def export_summarizer_command(model, config):
     return path
 
 
-_MAX_EXAMPLES = Option(
-    "max_examples",
-    int,
-    None,
-    "Evaluate the first N test documents only.",
-    positive=True,
-)
-
 EVALUATE_OPTIONS = (
     DATA_OPTIONS
     + DECODING_OPTIONS
     + (
         next(option for option in OPTIONS if option.name == "lead_words"),
-        _MAX_EXAMPLES,
-        Option("seed", int, 0, "Seed of the data split, as given to train."),
+        max_examples_option("Evaluate the first N test documents only."),
+        SEED_OPTION,
     )
 )
 
@@ -199,20 +195,8 @@ SUMMARIZE_OPTIONS = DECODING_OPTIONS + (
 )
 
 EXPORT_OPTIONS = (
-    Option(
-        "beam_width",
-        int,
-        1,
-        "Beam width of the exported decoder; 1 decodes greedily.",
-        positive=True,
-    ),
-    Option(
-        "max_length",
-        int,
-        None,
-        "Longest summary in tokens (default: the model's).",
-        positive=True,
-    ),
+    beam_width_option(1, "the exported decoder"),
+    max_length_option("summary"),
     DECODING_OPTIONS[2],
 )
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from keras_attention.metrics import repetition_rate
 from keras_attention.metrics import summary_scores
+from zoo import length_limit
 from zoo.compiled import compiled
 from zoo.summarization.data import encode_documents
 from zoo.text.word_vocabulary import END_ID
@@ -232,8 +233,7 @@ def name_copy_rate(summaries, names):
 
 def reached_length_limit(sequences):
     """Whether each summary ran to the length limit without `<end>`."""
-    sequences = np.asarray(sequences)
-    return ~np.any((sequences == END_ID) | (sequences == PAD_ID), axis=1)
+    return length_limit.reached_length_limit(sequences, END_ID, PAD_ID)
 
 
 def evaluate_examples(

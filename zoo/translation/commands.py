@@ -7,47 +7,31 @@ command line (`keras-attention-zoo evaluate|translate|export`) and
 
 from zoo.commands import Argument
 from zoo.commands import Command
+from zoo.decoding_options import SEED_OPTION
+from zoo.decoding_options import beam_width_option
+from zoo.decoding_options import max_examples_option
+from zoo.decoding_options import max_length_option
 from zoo.inputs import checked_utf8
 from zoo.inputs import stdin_lines
-from zoo.options import Option
 from zoo.translation.options import DATA_OPTIONS
 
-
-def _beam_width(default, purpose):
-    return Option(
-        "beam_width",
-        int,
-        default,
-        f"Beam width of {purpose}; 1 decodes greedily.",
-        positive=True,
-    )
-
-
 EVALUATE_OPTIONS = DATA_OPTIONS + (
-    _beam_width(4, "the evaluation's beam search (greedy is reported too)"),
-    Option(
-        "max_examples",
-        int,
-        None,
+    beam_width_option(
+        4, "the evaluation's beam search (greedy is reported too)"
+    ),
+    max_examples_option(
         "As given to train (for the embedded dates the test dates follow "
         "the training dates, so another value evaluates on other dates, "
-        "possibly ones the model was trained on).",
-        positive=True,
+        "possibly ones the model was trained on)."
     ),
-    Option("seed", int, 0, "Seed of the data split, as given to train."),
+    SEED_OPTION,
 )
 
-TRANSLATE_OPTIONS = (_beam_width(1, "the translations"),)
+TRANSLATE_OPTIONS = (beam_width_option(1, "the translations"),)
 
 EXPORT_OPTIONS = (
-    _beam_width(1, "the exported decoder"),
-    Option(
-        "max_length",
-        int,
-        None,
-        "Longest translation in tokens (default: the model's).",
-        positive=True,
-    ),
+    beam_width_option(1, "the exported decoder"),
+    max_length_option("translation"),
 )
 
 

@@ -357,7 +357,10 @@ def test_cli_export_writes_a_working_saved_model(models, served):
 @requires_tensorflow
 def test_cli_export_of_a_missing_model_gives_one_line(tmp_path):
     result = run_cli(
-        "export", str(tmp_path / "missing.keras"), str(tmp_path / "out")
+        "export",
+        str(tmp_path / "missing.keras"),
+        str(tmp_path / "out"),
+        expect=2,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -479,7 +482,7 @@ def test_export_into_a_read_only_folder_is_refused(models, tmp_path):
 
 
 def test_replacing_a_saved_model_swaps_whole_folders(tmp_path):
-    from zoo.translation.export import _replace_directory
+    from zoo.saved_model import replace_directory
 
     old = tmp_path / "model"
     old.mkdir()
@@ -488,7 +491,7 @@ def test_replacing_a_saved_model_swaps_whole_folders(tmp_path):
     new = tmp_path / ".model.staging"
     new.mkdir()
     (new / "saved_model.pb").write_text("new")
-    _replace_directory(new, old)
+    replace_directory(new, old)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
     assert sorted(p.name for p in old.iterdir()) == ["saved_model.pb"]
     assert (old / "saved_model.pb").read_text() == "new"
