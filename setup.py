@@ -71,9 +71,10 @@ setup(
     packages=find_packages(include=["keras_attention*", "zoo*"]),
     # The layers need only Keras and NumPy (any backend); plotting,
     # TensorBoard summaries, text scores and the zoo come with extras.
-    # Keras is not capped: the package uses public Keras API only (no
-    # `keras.src`; tests/test_code_shape.py checks it), all of it in 3.10.
-    install_requires=["keras>=3.10", "numpy"],
+    # Public Keras API only (no `keras.src`; tests/test_code_shape.py
+    # checks it), all of it present in 3.10; capped below the next major
+    # version. The tests run on the newest release (3.15 today).
+    install_requires=["keras>=3.10,<4", "numpy"],
     extras_require=_extras(),
     entry_points={
         "console_scripts": ["keras-attention-zoo=zoo.cli:main"],

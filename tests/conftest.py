@@ -166,6 +166,33 @@ def run_cli(
     return result
 
 
+CLI_ERROR = "keras-attention-zoo: error: "
+
+
+def cli_main(capsys, *arguments):
+    """`keras-attention-zoo ARGUMENTS` in this process, as `run_cli` runs it.
+
+    Faster than a subprocess (TensorFlow is imported already) for the
+    commands whose output is checked, not the console script itself.
+
+    Returns:
+        `(status, stdout, error)`: the exit status, what was printed, and
+        the one error line without its prefix ("" when it succeeded).
+    """
+    from zoo import cli
+
+    try:
+        status = cli.main([str(argument) for argument in arguments])
+    except SystemExit as exit_info:
+        status = exit_info.code
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    errors = captured.err.strip().splitlines()
+    if status:
+        assert len(errors) == 1 and errors[0].startswith(CLI_ERROR), errors
+    return status, captured.out, errors[0][len(CLI_ERROR) :] if status else ""
+
+
 def run_python(script, backend="tensorflow", timeout=900):
     """Runs a Python script (dedented) in a subprocess with a backend."""
     return subprocess.run(

@@ -83,7 +83,30 @@ def commands_by_name():
     for task_name in task_names():
         for command in get_task(task_name).commands:
             grouped.setdefault(command.name, {})[task_name] = command
+    for name, commands in grouped.items():
+        _check_same_arguments(name, commands)
     return grouped
+
+
+def _check_same_arguments(name, commands):
+    """Refuses tasks whose commands of one name take other arguments.
+
+    `evaluate MODEL` parses its positional arguments before it knows the
+    model's task, so every task's `evaluate` must take the same ones.
+    """
+
+    def shape(command):
+        names = [(a.name, a.nargs) for a in command.arguments]
+        return ["MODEL"] * command.takes_model + names
+
+    (first_task, first), *others = commands.items()
+    for task, command in others:
+        if shape(command) != shape(first):
+            raise ValueError(
+                f"The `{name}` commands of tasks {first_task!r} and {task!r} "
+                "must take the same positional arguments. Received: "
+                f"{shape(first)} and {shape(command)}"
+            )
 
 
 def load_model(path, tasks=None):

@@ -17,26 +17,12 @@ import pytest
 pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_text")
 
+from tests.conftest import cli_main  # noqa: E402
 from tests.conftest import write_corpus  # noqa: E402
-from zoo import cli  # noqa: E402
 from zoo import run_directory  # noqa: E402
 from zoo.translation.training import train_translation  # noqa: E402
 
-PREFIX = "keras-attention-zoo: error: "
-
-
-def run(capsys, *arguments):
-    """`cli.main(arguments)`: the exit status, stdout and the error line."""
-    try:
-        status = cli.main([str(argument) for argument in arguments])
-    except SystemExit as exit_info:
-        status = exit_info.code
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    errors = captured.err.strip().splitlines()
-    if status:
-        assert len(errors) == 1 and errors[0].startswith(PREFIX), errors
-    return status, captured.out, errors[0][len(PREFIX) :] if status else ""
+run = cli_main
 
 
 @pytest.fixture(scope="module")

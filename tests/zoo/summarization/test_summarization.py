@@ -15,8 +15,10 @@ pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_text")
 pytest.importorskip("rouge_score")
 
+from tests.conftest import cli_main  # noqa: E402
 from tests.conftest import run_cli  # noqa: E402
 from tests.conftest import run_on_backend  # noqa: E402
+from zoo import cli  # noqa: E402
 from zoo.data.reports import generate_reports  # noqa: E402
 from zoo.data.summaries import SummaryExample  # noqa: E402
 from zoo.summarization import inference  # noqa: E402
@@ -269,32 +271,30 @@ def test_summarize_cli_reads_files_and_writes_heatmaps(trained_run, tmp_path):
     assert (tmp_path / "attention" / "summary_2.png").is_file()
 
 
-def test_summarize_cli_refuses_an_empty_document(trained_run):
+def test_summarize_cli_refuses_an_empty_document(trained_run, capsys):
     _, _, model_path = trained_run
-    output = _run_cli(["summarize", str(model_path), "  "], expect=2)
-    (error,) = _error_lines(output)
+    status, _, error = cli_main(capsys, "summarize", model_path, "  ")
+    assert status == 2
     assert "DOCUMENT 1" in error and "empty" in error
 
 
-def test_summarize_cli_counts_documents_longer_than_the_limit(trained_run):
+def test_summarize_cli_counts_documents_longer_than_the_limit(
+    trained_run, capsys
+):
     _, _, model_path = trained_run
     long_document = " ".join(["the council met ."] * 60)
-    output = _run_cli(["summarize", str(model_path), long_document])
-    assert "1 of 1 documents were longer than the model's 96 tokens" in output
-
-
-def test_evaluate_cli_prints_lead_and_scores(trained_run):
-    _, _, model_path = trained_run
-    output = _run_cli(
-        [
-            "evaluate",
-            str(model_path),
-            "--max-examples",
-            "8",
-            "--beam-width",
-            "2",
-        ]
+    assert cli.main(["summarize", str(model_path), long_document]) == 0
+    assert "1 of 1 documents were longer than the model's 96 tokens" in (
+        capsys.readouterr().err
     )
+
+
+def test_evaluate_cli_prints_lead_and_scores(trained_run, capsys):
+    _, _, model_path = trained_run
+    status, output, _ = cli_main(
+        capsys, "evaluate", model_path, "--max-examples", 8, "--beam-width", 2
+    )
+    assert status == 0
     assert "lead-30: ROUGE-1/2/L" in output
     assert "beam 1: ROUGE-1/2/L" in output and "beam 2: ROUGE-1/2/L" in output
     assert "(8 documents)" in output

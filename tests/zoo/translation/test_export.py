@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.conftest import cli_main
 from tests.conftest import run_cli
 from tests.conftest import subprocess_env
 from tests.conftest import to_numpy
@@ -355,21 +356,11 @@ def test_cli_export_writes_a_working_saved_model(models, served):
 
 
 @requires_tensorflow
-def test_cli_export_of_a_missing_model_gives_one_line(tmp_path):
-    result = run_cli(
-        "export",
-        str(tmp_path / "missing.keras"),
-        str(tmp_path / "out"),
-        expect=2,
+def test_cli_export_of_a_missing_model_gives_one_line(tmp_path, capsys):
+    status, _, error = cli_main(
+        capsys, "export", tmp_path / "missing.keras", tmp_path / "out"
     )
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    errors = [
-        line
-        for line in result.stderr.splitlines()
-        if line.startswith("keras-attention-zoo: error:")
-    ]
-    assert len(errors) == 1 and "missing.keras" in errors[0]
+    assert status == 2 and "missing.keras" in error
     assert not (tmp_path / "out").exists()
 
 
