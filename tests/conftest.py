@@ -16,6 +16,8 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 # are scheduled first, so that no long file starts last and runs alone.
 # `python -m tests --record-costs` rewrites it.
 GROUP_COSTS = pathlib.Path(__file__).with_name("group_costs.json")
+# Seconds per group of this run, with KERAS_ATTENTION_RECORD_COSTS set.
+_RECORDED = {}
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
@@ -75,9 +77,6 @@ def pytest_sessionfinish(session):
         pathlib.Path(path).write_text(
             json.dumps(dict(sorted(recorded.items())), indent=1) + "\n"
         )
-
-
-_RECORDED = {}
 
 
 @pytest.fixture(autouse=True)

@@ -217,34 +217,30 @@ def _run(args):
     first = next(iter(commands.values()))
     positional = {a.name: getattr(args, a.name) for a in first.arguments}
     if not first.takes_model:
-        command = first
-        return command.run(_namespace(command, positional, given))
+        return first.run(command_config(first, {**positional, **given}))
     model, task_name = load_model(args.model, tuple(commands))
     command = command_of(args.command, task_name)
-    declared = {option.name for option in command.options}
-    for option_name in given:
-        if option_name not in declared:
-            owners = [
+    _refuse_other_tasks_options(args, commands, command, task_name, given)
+    return command.run(model, command_config(command, {**positional, **given}))
+
+
+def _refuse_other_tasks_options(args, commands, command, task_name, given):
+    """Names a flag given that only other tasks' commands of this name take."""
+    owners = {}
+    for task, other in commands.items():
+        for option in other.options:
+            owners.setdefault(option.name, (option.cli_flag, []))[1].append(
                 task
-                for task, other in commands.items()
-                if option_name in {option.name for option in other.options}
-            ]
-            flag = next(
-                o.cli_flag
-                for other in commands.values()
-                for o in other.options
-                if o.name == option_name
             )
+    declared = {option.name for option in command.options}
+    for name in given:
+        if name not in declared:
+            flag, tasks = owners[name]
             raise ValueError(
                 f"{flag}: an option of `{args.command}` for "
-                f"{' and '.join(owners)} models, received with a "
+                f"{' and '.join(tasks)} models, received with a "
                 f"{task_name} model ({args.model})"
             )
-    return command.run(model, _namespace(command, positional, given))
-
-
-def _namespace(command, positional, given):
-    return command_config(command, {**positional, **given})
 
 
 def main(argv=None):

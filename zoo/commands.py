@@ -141,7 +141,8 @@ def load_model(path, tasks=None):
             f"{expected}, received a file that is not a complete .keras "
             f"archive ({path.stat().st_size} bytes; truncated?)"
         )
-    registered = {name: get_task(name) for name in task_names()}
+    for name in task_names():
+        get_task(name)  # Its modules register its classes with Keras.
     try:
         model = keras.saving.load_model(path, compile=False)
     except (ValueError, TypeError, KeyError, OSError) as error:
@@ -149,15 +150,7 @@ def load_model(path, tasks=None):
             f"{expected}, received one that cannot be loaded "
             f"({first_line(error)})"
         ) from None
-    found = next(
-        (
-            name
-            for name, task in registered.items()
-            if task.model_class is not None
-            and isinstance(model, task.model_class)
-        ),
-        None,
-    )
+    found = _task_name_of(model)
     if found is not None and (tasks is None or found in tasks):
         return model, found
     raise ValueError(
@@ -180,18 +173,24 @@ def command_of(name, task_name):
     Raises:
         ValueError: If no task has that command, or the task has not.
     """
+    commands = _commands_named(name)
+    if task_name not in commands:
+        owners = " or ".join(commands)
+        raise ValueError(
+            f"`{name}` takes a {owners} model, received a {task_name} model"
+        )
+    return commands[task_name]
+
+
+def _commands_named(name):
+    """The tasks' commands called `name`, by task, or a `ValueError`."""
     grouped = commands_by_name()
     if name not in grouped:
         raise ValueError(
             f"Unknown command {name!r}; commands: "
             f"{', '.join(sorted(grouped))}. Received: command={name!r}"
         )
-    if task_name not in grouped[name]:
-        owners = " or ".join(grouped[name])
-        raise ValueError(
-            f"`{name}` takes a {owners} model, received a {task_name} model"
-        )
-    return grouped[name][task_name]
+    return grouped[name]
 
 
 def run_command(name, model=None, **keywords):
@@ -221,17 +220,11 @@ def run_command(name, model=None, **keywords):
     run_command("translate", "runs/dates/model.keras", texts=["9 may 2018"])
     ```
     """
-    grouped = commands_by_name()
-    if name not in grouped:
-        raise ValueError(
-            f"Unknown command {name!r}; commands: "
-            f"{', '.join(sorted(grouped))}. Received: command={name!r}"
-        )
+    # Commands of one name agree on taking a model (`commands_by_name`).
+    command = next(iter(_commands_named(name).values()))
     if model is None:
-        takes_model = [c for c in grouped[name].values() if c.takes_model]
-        if takes_model:
+        if command.takes_model:
             raise ValueError(f"`{name}` needs a model. Received: model=None")
-        command = next(iter(grouped[name].values()))
         return command.run(command_config(command, keywords))
     if isinstance(model, (str, pathlib.Path)):
         model, task_name = load_model(model)
@@ -243,14 +236,22 @@ def run_command(name, model=None, **keywords):
 
 def task_of(model):
     """The name of the registered task whose model `model` is."""
+    name = _task_name_of(model)
+    if name is None:
+        raise ValueError(
+            "`model` must be a model trained by a zoo task. Received: "
+            f"model={type(model).__name__}"
+        )
+    return name
+
+
+def _task_name_of(model):
+    """The registered task whose `model_class` `model` is, or `None`."""
     for name in task_names():
         model_class = get_task(name).model_class
         if model_class is not None and isinstance(model, model_class):
             return name
-    raise ValueError(
-        "`model` must be a model trained by a zoo task. Received: "
-        f"model={type(model).__name__}"
-    )
+    return None
 
 
 def command_config(command, keywords):
