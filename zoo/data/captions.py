@@ -26,7 +26,10 @@ the reference captions as written (stripped), `path` the image file, or
 image folder, and listed images without any caption, are counted,
 reported in one warning per call and skipped; so a subset of a dataset
 (the 1,000 images of `../shared/data/flickr8k`) loads with the full
-caption files.
+caption files. So are images whose path leads outside the image folder
+(an absolute path, `..`, a symlink to elsewhere: `zoo.files.path_inside`):
+a data file never makes the loader open a file outside its folder (if
+every image does, the load fails).
 
 `load_features` reads precomputed feature maps `[N, H, W, C]` (float16 or
 float32 `features`, or uint8/int8 with `scale` and `zero_point`, real
@@ -55,6 +58,7 @@ from zoo.data.splits import SPLIT_NAMES
 from zoo.data.splits import split_pairs
 from zoo.files import is_url
 from zoo.files import json_field
+from zoo.files import path_inside
 from zoo.files import read_json
 from zoo.files import read_lines
 from zoo.files import resolve_path
@@ -276,32 +280,75 @@ def _find_split_lists(directory):
     return found
 
 
-def _absent_files(relative_paths, image_dir):
-    """The relative paths without a file in `image_dir`.
+def _check_files(relative_paths, image_dir):
+    """The relative paths without a file in `image_dir`, and those outside.
 
-    Lists each folder once rather than testing every file: the real
-    caption files name tens of thousands of images.
+    A path is outside when it leads out of `image_dir` (an absolute path,
+    `..`, or a symlink to elsewhere: `zoo.files.path_inside`). Lists each
+    folder once rather than testing every file (the real caption files
+    name tens of thousands of images); only symlinks are resolved.
+
+    Returns:
+        `(absent, outside)`: two sets of the given relative paths.
     """
     by_folder = {}
     for relative in relative_paths:
-        relative = pathlib.PurePosixPath(relative)
-        by_folder.setdefault(str(relative.parent), set()).add(relative)
-    absent = set()
+        parsed = pathlib.PurePosixPath(relative)
+        by_folder.setdefault(str(parsed.parent), []).append(
+            (relative, parsed.name)
+        )
+    absent, outside = set(), set()
     for folder, paths in by_folder.items():
+        if not _is_inside(image_dir, folder):
+            outside.update(relative for relative, _ in paths)
+            continue
         try:
-            present = set(os.listdir(image_dir / folder))
+            with os.scandir(image_dir / folder) as entries:
+                links = {entry.name: entry.is_symlink() for entry in entries}
         except (FileNotFoundError, NotADirectoryError):
-            present = set()
-        absent.update(str(p) for p in paths if p.name not in present)
-    return absent
+            links = {}
+        for relative, name in paths:
+            if name not in links:
+                absent.add(relative)
+            elif links[name] and not _is_inside(image_dir, relative):
+                outside.add(relative)
+    return absent, outside
+
+
+def _is_inside(folder, relative):
+    try:
+        path_inside(folder, relative)
+    except ValueError:
+        return False
+    return True
+
+
+def _skip_reasons(absent, outside, uncaptioned, image_dir):
+    """The reasons of a skip warning: counts and an example of each."""
+    reasons = []
+    if outside:
+        reasons.append(
+            f"{len(outside):,} leading outside {image_dir} (e.g. "
+            f"{min(outside)!r})"
+        )
+    if absent:
+        reasons.append(
+            f"{len(absent):,} absent from {image_dir} (e.g. {min(absent)!r})"
+        )
+    if uncaptioned:
+        reasons.append(f"{len(uncaptioned):,} without captions")
+    return reasons
 
 
 def _finish(entries, image_dir, source):
     """Builds `CaptionedImage`s from `(image, relative_path, captions)`.
 
-    `entries` maps split names to entry lists. Entries without captions
-    or whose file is absent from `image_dir` are dropped; one warning
-    gives their numbers.
+    `entries` maps split names to entry lists. Entries without captions,
+    whose file is absent from `image_dir` or whose path leads outside it
+    are dropped; one warning gives their numbers by reason.
+
+    Raises:
+        ValueError: If every captioned image leads outside `image_dir`.
     """
     listed = {
         relative for split in entries.values() for _, relative, _ in split
@@ -312,19 +359,18 @@ def _finish(entries, image_dir, source):
         for _, relative, captions in split
         if not captions
     }
-    absent = set()
+    absent, outside = set(), set()
     if image_dir is not None:
-        absent = _absent_files(listed - uncaptioned, image_dir)
-    skipped = absent | uncaptioned
+        absent, outside = _check_files(listed - uncaptioned, image_dir)
+    if outside and outside == listed - uncaptioned:
+        raise ValueError(
+            f"{source}: every captioned image must be a file inside "
+            f"{image_dir}. Received: {len(outside):,} paths leading "
+            f"outside it (e.g. {min(outside)!r})"
+        )
+    skipped = absent | outside | uncaptioned
     if skipped:
-        reasons = []
-        if absent:
-            example = min(absent)
-            reasons.append(
-                f"{len(absent):,} absent from {image_dir} (e.g. {example!r})"
-            )
-        if uncaptioned:
-            reasons.append(f"{len(uncaptioned):,} without captions")
+        reasons = _skip_reasons(absent, outside, uncaptioned, image_dir)
         warnings.warn(
             f"{source}: skipped {len(skipped):,} of {len(listed):,} listed "
             f"images: {' and '.join(reasons)}.",
