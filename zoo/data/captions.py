@@ -94,8 +94,13 @@ _TOKEN_KEY = re.compile(r"(?P<image>.+)#(?P<number>\d+)")
 _FUSED_ENTRY = re.compile(r"(?P<caption>.*\S)\s+(?P<key>\S+#\d+)")
 _QUANTIZED_DTYPES = (np.uint8, np.int8)
 _FLOAT_DTYPES = (np.float16, np.float32, np.float64)
-# Rows dequantized at once: bounds the float32 working copy.
+# Rows dequantized (or checked) at once: bounds the float32 working copy.
 _DEQUANTIZE_ROWS = 256
+# A feature map's squared L2 norm must be finite in float32: the model
+# multiplies features by weights and Adam squares the gradients, which
+# scale with them; past this (one value of 1e38 is past it) training and
+# decoding run on inf and NaN.
+FEATURE_NORM_LIMIT = float(np.finfo(np.float32).max)
 
 
 class CaptionedImage(NamedTuple):
@@ -868,6 +873,57 @@ def _check_quantization(arrays, features, path):
     return scale, zero_point.astype(np.int32)
 
 
+def _check_shape(features, path):
+    """Refuses feature maps of another rank, or without rows or cells."""
+    if features.ndim != 4:
+        raise ValueError(
+            f"{path}: 'features' must have shape [N, H, W, C], found "
+            f"{features.shape}."
+        )
+    if 0 in features.shape:
+        raise ValueError(
+            f"{path}: 'features' must have shape [N, H, W, C] with every "
+            f"size at least 1 (rows, locations, channels), found "
+            f"{features.shape}."
+        )
+
+
+def _check_values(features, names, path, scale=None, zero_point=None):
+    """Refuses a feature map holding a value that is not finite, or whose
+    squared L2 norm is past `FEATURE_NORM_LIMIT`, naming its row and image.
+
+    Quantized features are checked by their real values (`scale`,
+    `zero_point`). Rows are checked a block at a time, squared in float32
+    (a square past float32's range is past the limit too) and summed in
+    float64.
+    """
+    for start in range(0, len(features), _DEQUANTIZE_ROWS):
+        block = features[start : start + _DEQUANTIZE_ROWS]
+        with np.errstate(over="ignore", invalid="ignore"):
+            if scale is not None:
+                block = dequantize_features(block, scale, zero_point)
+            squares = np.square(block.astype(np.float32, copy=False))
+            norms = np.sum(
+                squares.reshape(len(block), -1), axis=1, dtype=np.float64
+            )
+        bad = ~(norms <= FEATURE_NORM_LIMIT)  # NaN compares False.
+        if not bad.any():
+            continue
+        row = start + int(np.argmax(bad))
+        values = np.asarray(block[row - start], np.float64).reshape(-1)
+        if np.isfinite(values).all():
+            with np.errstate(over="ignore"):
+                norm = np.sum(np.square(values))
+            found = f"a squared L2 norm of {norm:.3g}"
+        else:
+            found = f"the value {values[~np.isfinite(values)][0]}"
+        raise ValueError(
+            f"{path}: every feature map must be finite, with a squared L2 "
+            f"norm at most {FEATURE_NORM_LIMIT:.3g} (float32's largest). "
+            f"Received: {found} in row {row} (image {names[row]!r})"
+        )
+
+
 def dequantize_features(features, scale, zero_point, dtype="float32"):
     """Returns `scale * (features - zero_point)` as `dtype`.
 
@@ -925,8 +981,11 @@ def load_features(path, *, dequantize=True, dtype="float32", cache_dir=None):
     Raises:
         FileNotFoundError: if the file is missing.
         ValueError: naming the file, if it is not an `.npz` archive, an
-            array is missing, shapes disagree, names repeat, or the dtype
-            or quantization parameters are invalid.
+            array is missing, shapes disagree or hold a size 0, names
+            repeat, the dtype or quantization parameters are invalid, or
+            (naming the row and image) a feature map holds a value that
+            is not finite or a squared L2 norm past `FEATURE_NORM_LIMIT`
+            (float32's largest value; a value of 1e38 is past it).
 
     Example:
 
@@ -950,11 +1009,7 @@ def load_features(path, *, dequantize=True, dtype="float32", cache_dir=None):
                 f"{path}: no {key!r} array (arrays: {sorted(arrays)})."
             )
     features = arrays["features"]
-    if features.ndim != 4:
-        raise ValueError(
-            f"{path}: 'features' must have shape [N, H, W, C], found "
-            f"{features.shape}."
-        )
+    _check_shape(features, path)
     names = _check_names(arrays["image"], len(features), path)
     if features.dtype in _FLOAT_DTYPES:
         if "scale" in arrays or "zero_point" in arrays:
@@ -962,6 +1017,7 @@ def load_features(path, *, dequantize=True, dtype="float32", cache_dir=None):
                 f"{path}: {features.dtype} features are real-valued; "
                 "'scale' and 'zero_point' are for uint8/int8 features."
             )
+        _check_values(features, names, path)
         return ImageFeatures(names, features.astype(dtype, copy=False))
     if features.dtype not in _QUANTIZED_DTYPES:
         raise ValueError(
@@ -970,10 +1026,12 @@ def load_features(path, *, dequantize=True, dtype="float32", cache_dir=None):
         )
     scale, zero_point = _check_quantization(arrays, features, path)
     if not dequantize:
+        _check_values(features, names, path, scale, zero_point)
         return ImageFeatures(names, features, scale, zero_point)
-    return ImageFeatures(
-        names, dequantize_features(features, scale, zero_point, dtype=dtype)
-    )
+    with np.errstate(over="ignore"):
+        real = dequantize_features(features, scale, zero_point, dtype=dtype)
+    _check_values(real, names, path)
+    return ImageFeatures(names, real)
 
 
 def filter_by_features(images, features):
