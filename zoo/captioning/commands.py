@@ -43,7 +43,7 @@ def run_caption(model, args):
 
     images, inputs, errors = _caption_inputs(model, args)
     if args.attention_dir:
-        # Refused before any decoding: nothing of the user's is replaced.
+        # Refused before captioning: nothing of the user's is replaced.
         names = dict.fromkeys(image_name(image) for image in images)
         check_targets(args.attention_dir, names, args.images)
     if images:
@@ -381,7 +381,8 @@ COMMANDS = (
         ),
         options=EXPORT_OPTIONS,
         description="Writes a SavedModel that maps encoded images to "
-        "captions and attention.",
+        "captions and attention, with an 'ok' flag per image (False, and "
+        "an empty caption, for one it cannot decode).",
     ),
     Command(
         "cache-features",

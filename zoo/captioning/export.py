@@ -3,7 +3,9 @@
 The exported function runs the whole captioning in TensorFlow: decoding
 the encoded images (JPEG, PNG, GIF, BMP), resizing, the model's encoder,
 greedy or beam-search decoding (a `tf.while_loop`) and the words. A server
-needs neither `zoo` nor `keras_attention`, only TensorFlow.
+needs neither `zoo` nor `keras_attention`, only TensorFlow. It answers
+item by item, as `caption` does: an image it cannot decode gets `ok=False`
+and an empty caption, and the others of the batch are captioned.
 """
 
 import keras
@@ -116,7 +118,7 @@ def _caption_function(model, beam_width, max_length):
             "attention": tf.cast(results["attention"], tf.float32),
         }
         outputs = {
-            name: _where_ok(ok, value[:count], tf.zeros_like(value[:count]))
+            name: _where_ok(ok, value[:count])
             for name, value in outputs.items()
         }
         return {**outputs, "ok": ok}
@@ -124,14 +126,14 @@ def _caption_function(model, beam_width, max_length):
     return caption, signature
 
 
-def _where_ok(ok, value, empty):
-    """`value` for the items that are ok, `empty` (zeros, "") for the rest."""
+def _where_ok(ok, value):
+    """`value` for the items that are ok, zeros (or "") for the others."""
     import tensorflow as tf
 
     mask = tf.reshape(
         ok, tf.concat([tf.shape(ok), tf.ones_like(tf.shape(value)[1:])], 0)
     )
-    return tf.where(mask, value, empty)
+    return tf.where(mask, value, tf.zeros_like(value))
 
 
 def _decoded_images(encoded, image_size):
@@ -174,4 +176,4 @@ def _checked_features(features):
     rank = len(features.shape)
     norms = tf.reduce_sum(tf.square(features), axis=list(range(1, rank)))
     ok = tf.math.is_finite(norms)
-    return _where_ok(ok, features, tf.zeros_like(features)), ok
+    return _where_ok(ok, features), ok
