@@ -9,9 +9,12 @@ a model of any task and run that task's; `translate`, `caption`,
 A mistake (a bad argument, a missing or unreadable file, a logdir that
 holds another run) is reported on one line, `keras-attention-zoo: error:
 ...`, naming the argument or file, what was expected and what was
-received, with exit status 2; anything else is a bug and keeps its
-traceback. Options may come before, between or after the positional
-arguments (`translate MODEL --beam-width 4 TEXT`).
+received, with exit status 2; a command that goes on past items it
+cannot handle (`caption` given an unreadable image among several) prints
+one such line per item at the end, and exits with status 2 too; anything
+else is a bug and keeps its traceback. Options may come before, between
+or after the positional arguments (`translate MODEL --beam-width 4
+TEXT`).
 """
 
 import argparse
@@ -23,7 +26,7 @@ from zoo.commands import PROG
 from zoo.commands import command_config
 from zoo.commands import command_of
 from zoo.commands import commands_by_name
-from zoo.commands import first_line
+from zoo.commands import error_lines
 from zoo.commands import load_model
 from zoo.options import add_arguments
 from zoo.options import from_arguments
@@ -265,7 +268,8 @@ def main(argv=None):
         # Bad arguments, unreadable or malformed files (`UnicodeError` and
         # `json.JSONDecodeError` are `ValueError`s) and logdirs holding
         # another run deserve one line, not a trace.
-        print(f"{PROG}: error: {first_line(error)}", file=sys.stderr)
+        for line in error_lines(error):
+            print(f"{PROG}: error: {line}", file=sys.stderr)
         return 2
     return 0
 

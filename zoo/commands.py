@@ -290,3 +290,35 @@ def first_line(error):
     """The first line of an error's message (or its type's name)."""
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
+
+
+class ItemErrors(ValueError):
+    """Items a command could not handle while it handled the others.
+
+    A command given several items (`caption` given image files) reports
+    each item it cannot handle (an unreadable image) and goes on with the
+    others; at the end it raises `ItemErrors`, and the command line prints
+    each line as an error and exits with status 2.
+
+    Args:
+        lines: One message per failed item, each naming the item.
+
+    Example:
+
+    >>> error_lines(ItemErrors(["IMAGE a.jpg: unreadable", "IMAGE b: x"]))
+    ['IMAGE a.jpg: unreadable', 'IMAGE b: x']
+    """
+
+    def __init__(self, lines):
+        self.lines = tuple(lines)
+        super().__init__("\n".join(self.lines))
+
+
+def error_lines(error):
+    """The lines the command line prints for an error.
+
+    Each line of an `ItemErrors`; for any other error its first line.
+    """
+    if isinstance(error, ItemErrors):
+        return list(error.lines)
+    return [first_line(error)]

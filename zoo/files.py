@@ -1,7 +1,9 @@
 """Files of the zoo: reading local paths and URLs, writing atomically.
 
 Shared by every task: data loaders read through `resolve_path`,
-`read_lines` and `read_json`; run directories, models, evaluation records
+`read_lines` and `read_json`, and open the files that a data file names
+only through `path_inside` (never outside the data folder); run
+directories, models, evaluation records
 and feature caches are written through `write_atomically`, so that a kill
 leaves the previous file (or none), never a truncated one.
 """
@@ -64,6 +66,47 @@ def resolve_path(path, cache_dir=None):
     if not local_path.exists():
         raise FileNotFoundError(f"No such file or directory: '{local_path}'")
     return local_path
+
+
+def path_inside(folder, relative):
+    """`folder / relative`, if it stays inside `folder` once resolved.
+
+    For the paths that a data file names (a caption file's image names):
+    they must not lead out of the data folder, so an absolute path, `..`
+    components or a symlink whose target lies elsewhere are refused.
+    Symlinks are resolved on both sides, so `folder` itself may be a link;
+    a path the user gives on the command line is the user's choice and is
+    not checked with this.
+
+    Args:
+        folder: The data folder, a `str` or `pathlib.Path`.
+        relative: A path read from a data file, meant relative to
+            `folder`; it need not exist.
+
+    Returns:
+        `folder / relative` as a `pathlib.Path` (unresolved: names kept).
+
+    Raises:
+        ValueError: If the path leads outside `folder`, naming both.
+
+    Example:
+
+    >>> path_inside("/data", "Images/a.jpg")
+    PosixPath('/data/Images/a.jpg')
+    >>> path_inside("/data", "../etc/passwd")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: '../etc/passwd' must lead to a path inside /data. Received: ...
+    """
+    folder = pathlib.Path(folder)
+    path = folder / relative
+    root = pathlib.Path(os.path.realpath(folder))
+    resolved = pathlib.Path(os.path.realpath(path))
+    if resolved != root and root not in resolved.parents:
+        raise ValueError(
+            f"{str(relative)!r} must lead to a path inside {folder}. "
+            f"Received: a path resolving to {resolved}"
+        )
+    return path
 
 
 def _is_metadata(name):

@@ -13,6 +13,8 @@ from zoo.captioning.options import DATA_OPTIONS
 from zoo.captioning.options import EVALUATION_SPLITS
 from zoo.commands import Argument
 from zoo.commands import Command
+from zoo.commands import ItemErrors
+from zoo.commands import first_line
 from zoo.decoding_options import SEED_OPTION
 from zoo.decoding_options import beam_width_option
 from zoo.decoding_options import max_examples_option
@@ -27,70 +29,141 @@ CAPTION_EPILOG = """examples:
 
 
 def run_caption(model, args):
-    """Captions image files (or feature rows) and prints one per line."""
+    """Captions image files (or feature rows) and prints one per line.
+
+    An image that cannot be read or decoded (or, for a model on feature
+    maps, has no row) is reported and the others are captioned; the
+    command then ends with one error line per such image (`ItemErrors`,
+    exit status 2).
+    """
+    from zoo.attention_images import check_targets
+    from zoo.attention_images import image_name
     from zoo.captioning.inference import caption_arrays
     from zoo.captioning.inference import caption_texts
 
-    inputs, pictures = _caption_inputs(model, args)
-    outputs = caption_arrays(
-        model,
-        inputs,
-        beam_width=args.beam_width,
-        length_penalty=args.length_penalty if args.beam_width > 1 else 0.0,
-    )
-    captions = caption_texts(model, outputs["sequences"])
-    for image, caption in zip(args.images, captions, strict=True):
-        print(f"{image}: {caption}")
+    images, inputs, errors = _caption_inputs(model, args)
     if args.attention_dir:
-        written = write_attention_images(
-            args.attention_dir, args.images, pictures, captions, outputs
+        # Refused before captioning: nothing of the user's is replaced.
+        names = dict.fromkeys(image_name(image) for image in images)
+        check_targets(args.attention_dir, names, args.images)
+    if images:
+        outputs = caption_arrays(
+            model,
+            inputs,
+            beam_width=args.beam_width,
+            length_penalty=args.length_penalty if args.beam_width > 1 else 0.0,
         )
-        print(f"attention images written to {written}")
+        captions = caption_texts(model, outputs["sequences"])
+        for image, caption in zip(images, captions, strict=True):
+            print(f"{image}: {caption}")
+        if args.attention_dir:
+            pictures = _pictures(model, images, inputs)
+            written = write_attention_images(
+                args.attention_dir,
+                images,
+                pictures,
+                captions,
+                outputs,
+                inputs=args.images,
+            )
+            for image, path in written.items():
+                print(f"attention image of {image} written to {path}")
+    if errors:
+        raise ItemErrors(errors)
 
 
 def _caption_inputs(model, args):
-    """What the model takes for `args.images`, and pictures to draw on."""
+    """What the model takes for those of `args.images` it can take.
+
+    Returns:
+        `(images, inputs, errors)`: the images kept, in order, what the
+        model takes for them (pixels or feature maps, stacked), and one
+        line per image left out, naming it and why.
+    """
     from zoo.captioning.encoders import load_image
     from zoo.captioning.model import FEATURES
 
     if model.encoder_name == FEATURES:
-        if not args.features:
-            raise ValueError(
-                "--features: this model was trained on feature maps; give "
-                "the .npz holding the images' rows. Received: none"
+        return _feature_inputs(model, args)
+    images, pixels, errors = [], [], []
+    for image in args.images:
+        try:
+            pixels.append(load_image(image, model.image_size))
+        except (ValueError, OSError) as error:
+            errors.append(f"IMAGE {image}: {first_line(error)}")
+            continue
+        images.append(image)
+    return images, np.stack(pixels) if pixels else None, errors
+
+
+def _feature_inputs(model, args):
+    """`_caption_inputs` of a model on feature maps: rows of --features."""
+    if not args.features:
+        raise ValueError(
+            "--features: this model was trained on feature maps; give "
+            "the .npz holding the images' rows. Received: none"
+        )
+    from zoo.data import load_features
+
+    features = load_features(args.features)
+    shape = tuple(features.features.shape[1:])
+    if model.feature_shape is not None and shape != model.feature_shape:
+        raise ValueError(
+            f"--features: expected feature maps of shape "
+            f"{model.feature_shape} (the model's). Received: {shape} in "
+            f"{args.features}"
+        )
+    images, rows, errors = [], [], []
+    for image in args.images:
+        name = pathlib.Path(image).name
+        if name not in features:
+            errors.append(
+                f"IMAGE {image}: expected a row of {args.features}, "
+                f"received a name it does not hold ({name!r})"
             )
-        from zoo.data import load_features
-
-        features = load_features(args.features)
-        names = [pathlib.Path(image).name for image in args.images]
-        rows = []
-        for image, name in zip(args.images, names, strict=True):
-            if name not in features:
-                raise ValueError(
-                    f"IMAGE {image}: expected a row of {args.features}, "
-                    f"received a name it does not hold ({name!r})"
-                )
-            rows.append(features.index[name])
-        pictures = [
-            load_image(image, 224) if pathlib.Path(image).is_file() else None
-            for image in args.images
-        ]
-        return features.features[rows], pictures
-    pictures = [load_image(image, model.image_size) for image in args.images]
-    return np.stack(pictures), pictures
+            continue
+        images.append(image)
+        rows.append(features.index[name])
+    return images, features.features[rows] if rows else None, errors
 
 
-def write_attention_images(directory, images, pictures, captions, outputs):
-    """Writes each image's per-word attention overlay as a PNG."""
+def _pictures(model, images, inputs):
+    """The pictures to draw the attention on: the images as decoded, or,
+    for a model on feature maps, the image files where they can be read
+    (`None`, a grey square, where not)."""
+    from zoo.captioning.encoders import load_image
+    from zoo.captioning.model import FEATURES
+
+    if model.encoder_name != FEATURES:
+        return list(inputs)
+    pictures = []
+    for image in images:
+        try:
+            pictures.append(load_image(image, 224))
+        except (ValueError, OSError):
+            pictures.append(None)
+    return pictures
+
+
+def write_attention_images(
+    directory, images, pictures, captions, outputs, inputs=()
+):
+    """Writes each image's per-word attention overlay as a PNG.
+
+    Named by `zoo.attention_images.image_name` (unique per input path) and
+    written by `zoo.attention_images.write_images`: an input, or a file
+    that no zoo command wrote, is never replaced.
+
+    Returns:
+        A dict from each image (as given) to the path of its overlay.
+    """
     from keras_attention.visualization import image_attention_to_image
-
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    import matplotlib.image
-
+    from zoo.attention_images import image_name
+    from zoo.attention_images import write_images
     from zoo.captioning.inference import reached_length_limit
 
     limit_reached = reached_length_limit(outputs["sequences"])
+    rendered, paths = {}, {}
     for image, picture, caption, attention, at_limit in zip(
         images,
         pictures,
@@ -99,19 +172,21 @@ def write_attention_images(directory, images, pictures, captions, outputs):
         limit_reached,
         strict=True,
     ):
+        name = image_name(image)
+        paths[image] = pathlib.Path(directory) / name
+        if name in rendered:  # The same input given twice.
+            continue
         words = caption.split() + ([] if at_limit else ["<end>"])
         if picture is None:
             picture = np.full((224, 224, 3), 128, np.uint8)
-        rendered = image_attention_to_image(
+        rendered[name] = image_attention_to_image(
             np.asarray(picture, np.uint8),
             attention[: len(words)],
             words,
             title=pathlib.Path(image).name,
         )
-        matplotlib.image.imsave(
-            directory / f"{pathlib.Path(image).stem}.png", rendered
-        )
-    return directory
+    write_images(directory, list(rendered.items()), inputs=inputs)
+    return paths
 
 
 def evaluate_captioner(model, args):
@@ -286,10 +361,15 @@ COMMANDS = (
             Argument("images", "image files", nargs="+", metavar="IMAGE"),
         ),
         options=CAPTION_OPTIONS,
-        description="Prints one caption per image. With --attention-dir, "
-        "also writes IMAGE_NAME.png there: the picture and, per generated "
-        "word, where the model looked (its attention upsampled and "
-        "blended over the picture).",
+        description="Prints one caption per image. An image that cannot "
+        "be read or decoded is named on one error line at the end, after "
+        "the others' captions, and the exit status is then 2. With "
+        "--attention-dir, also writes IMAGE_NAME.DIGEST.png there (DIGEST "
+        "from the image's whole path) and says where: the picture and, "
+        "per generated word, where the model looked (its attention "
+        "upsampled and blended over the picture). An input, or a file "
+        "there that no zoo command wrote, is never replaced: the command "
+        "refuses it before captioning.",
         epilog=CAPTION_EPILOG,
     ),
     Command(
@@ -301,7 +381,8 @@ COMMANDS = (
         ),
         options=EXPORT_OPTIONS,
         description="Writes a SavedModel that maps encoded images to "
-        "captions and attention.",
+        "captions and attention, with an 'ok' flag per image (False, and "
+        "an empty caption, for one it cannot decode).",
     ),
     Command(
         "cache-features",

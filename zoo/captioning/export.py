@@ -3,7 +3,9 @@
 The exported function runs the whole captioning in TensorFlow: decoding
 the encoded images (JPEG, PNG, GIF, BMP), resizing, the model's encoder,
 greedy or beam-search decoding (a `tf.while_loop`) and the words. A server
-needs neither `zoo` nor `keras_attention`, only TensorFlow.
+needs neither `zoo` nor `keras_attention`, only TensorFlow. It answers
+item by item, as `caption` does: an image it cannot decode gets `ok=False`
+and an empty caption, and the others of the batch are captioned.
 """
 
 import keras
@@ -33,7 +35,14 @@ def export_captioner(model, path, beam_width=1, max_length=None):
     - `"lengths"`: int32 `[batch]`, ids generated, the end token included;
     - `"attention"`: float32 `[batch, max_length + 1, L]`, each word's
       attention over the L image locations (row-major grid), zero after
-      the end token.
+      the end token;
+    - `"ok"`: bool `[batch]`, whether the item was captioned. An image
+      that `decode_image` cannot decode (the files `caption` reports as
+      not decoded), or a feature map that `zoo.data.load_features` would
+      refuse (a value that is not finite, a squared L2 norm past
+      float32's largest value), gets `ok=False`, an empty caption, zero
+      ids, lengths and attention; the other items of the batch are
+      captioned as if alone.
 
     Args:
         model: A trained `ShowAttendTell`.
@@ -68,31 +77,19 @@ def _caption_function(model, beam_width, max_length):
 
     words = tf.constant(model.vocabulary)
     if model.encoder_name == FEATURES:
-        feature_shape = model.feature_shape
         signature = tf.TensorSpec(
-            (None,) + tuple(feature_shape), tf.float32, name="features"
+            (None,) + tuple(model.feature_shape), tf.float32, name="features"
         )
-
-        def to_inputs(features):
-            return features
-
+        to_inputs = _checked_features
     else:
-        from zoo.captioning.encoders import decode_image
-
         signature = tf.TensorSpec([None], tf.string, name="images")
 
         def to_inputs(encoded):
-            return tf.map_fn(
-                lambda one: decode_image(one, model.image_size),
-                encoded,
-                fn_output_signature=tf.TensorSpec(
-                    (model.image_size, model.image_size, 3), tf.float32
-                ),
-            )
+            return _decoded_images(encoded, model.image_size)
 
     def caption(inputs):
         count = tf.shape(inputs)[0]
-        images = to_inputs(inputs)
+        images, ok = to_inputs(inputs)
         # An empty batch decodes one zero image, dropped at the end.
         images = tf.cond(
             count > 0,
@@ -120,6 +117,63 @@ def _caption_function(model, beam_width, max_length):
             "lengths": results["lengths"],
             "attention": tf.cast(results["attention"], tf.float32),
         }
-        return {name: value[:count] for name, value in outputs.items()}
+        outputs = {
+            name: _where_ok(ok, value[:count])
+            for name, value in outputs.items()
+        }
+        return {**outputs, "ok": ok}
 
     return caption, signature
+
+
+def _where_ok(ok, value):
+    """`value` for the items that are ok, zeros (or "") for the others."""
+    import tensorflow as tf
+
+    mask = tf.reshape(
+        ok, tf.concat([tf.shape(ok), tf.ones_like(tf.shape(value)[1:])], 0)
+    )
+    return tf.where(mask, value, tf.zeros_like(value))
+
+
+def _decoded_images(encoded, image_size):
+    """The decoded images `[batch, S, S, 3]` and whether each decoded.
+
+    Each image is decoded by `decode_image`, as `caption` decodes files;
+    one that fails (not an image, truncated) is left out by
+    `tf.data`'s `ignore_errors` and stays zeros, with `ok=False`.
+    """
+    import tensorflow as tf
+
+    from zoo.captioning.encoders import decode_image
+
+    count = tf.shape(encoded)[0]
+    decoded = tf.data.Dataset.from_tensor_slices(
+        (tf.range(count), encoded)
+    ).map(lambda index, image: (index, decode_image(image, image_size)))
+
+    def gather(state, item):
+        ok, images = state
+        index, image = item
+        return (
+            tf.tensor_scatter_nd_update(ok, [[index]], [True]),
+            tf.tensor_scatter_nd_update(images, [[index]], [image]),
+        )
+
+    empty = (
+        tf.zeros([count], tf.bool),
+        tf.zeros([count, image_size, image_size, 3], tf.float32),
+    )
+    ok, images = decoded.ignore_errors().reduce(empty, gather)
+    return images, ok
+
+
+def _checked_features(features):
+    """The feature maps, those `load_features` would refuse zeroed, and
+    whether each is ok (finite, squared L2 norm finite in float32)."""
+    import tensorflow as tf
+
+    rank = len(features.shape)
+    norms = tf.reduce_sum(tf.square(features), axis=list(range(1, rank)))
+    ok = tf.math.is_finite(norms)
+    return _where_ok(ok, features), ok

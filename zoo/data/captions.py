@@ -26,7 +26,10 @@ the reference captions as written (stripped), `path` the image file, or
 image folder, and listed images without any caption, are counted,
 reported in one warning per call and skipped; so a subset of a dataset
 (the 1,000 images of `../shared/data/flickr8k`) loads with the full
-caption files.
+caption files. So are images whose path leads outside the image folder
+(an absolute path, `..`, a symlink to elsewhere: `zoo.files.path_inside`):
+a data file never makes the loader open a file outside its folder (if
+every image does, the load fails).
 
 `load_features` reads precomputed feature maps `[N, H, W, C]` (float16 or
 float32 `features`, or uint8/int8 with `scale` and `zero_point`, real
@@ -55,6 +58,7 @@ from zoo.data.splits import SPLIT_NAMES
 from zoo.data.splits import split_pairs
 from zoo.files import is_url
 from zoo.files import json_field
+from zoo.files import path_inside
 from zoo.files import read_json
 from zoo.files import read_lines
 from zoo.files import resolve_path
@@ -90,8 +94,13 @@ _TOKEN_KEY = re.compile(r"(?P<image>.+)#(?P<number>\d+)")
 _FUSED_ENTRY = re.compile(r"(?P<caption>.*\S)\s+(?P<key>\S+#\d+)")
 _QUANTIZED_DTYPES = (np.uint8, np.int8)
 _FLOAT_DTYPES = (np.float16, np.float32, np.float64)
-# Rows dequantized at once: bounds the float32 working copy.
+# Rows dequantized (or checked) at once: bounds the float32 working copy.
 _DEQUANTIZE_ROWS = 256
+# A feature map's squared L2 norm must be finite in float32: the model
+# multiplies features by weights and Adam squares the gradients, which
+# scale with them; past this (one value of 1e38 is past it) training and
+# decoding run on inf and NaN.
+FEATURE_NORM_LIMIT = float(np.finfo(np.float32).max)
 
 
 class CaptionedImage(NamedTuple):
@@ -276,32 +285,75 @@ def _find_split_lists(directory):
     return found
 
 
-def _absent_files(relative_paths, image_dir):
-    """The relative paths without a file in `image_dir`.
+def _check_files(relative_paths, image_dir):
+    """The relative paths without a file in `image_dir`, and those outside.
 
-    Lists each folder once rather than testing every file: the real
-    caption files name tens of thousands of images.
+    A path is outside when it leads out of `image_dir` (an absolute path,
+    `..`, or a symlink to elsewhere: `zoo.files.path_inside`). Lists each
+    folder once rather than testing every file (the real caption files
+    name tens of thousands of images); only symlinks are resolved.
+
+    Returns:
+        `(absent, outside)`: two sets of the given relative paths.
     """
     by_folder = {}
     for relative in relative_paths:
-        relative = pathlib.PurePosixPath(relative)
-        by_folder.setdefault(str(relative.parent), set()).add(relative)
-    absent = set()
+        parsed = pathlib.PurePosixPath(relative)
+        by_folder.setdefault(str(parsed.parent), []).append(
+            (relative, parsed.name)
+        )
+    absent, outside = set(), set()
     for folder, paths in by_folder.items():
+        if not _is_inside(image_dir, folder):
+            outside.update(relative for relative, _ in paths)
+            continue
         try:
-            present = set(os.listdir(image_dir / folder))
+            with os.scandir(image_dir / folder) as entries:
+                links = {entry.name: entry.is_symlink() for entry in entries}
         except (FileNotFoundError, NotADirectoryError):
-            present = set()
-        absent.update(str(p) for p in paths if p.name not in present)
-    return absent
+            links = {}
+        for relative, name in paths:
+            if name not in links:
+                absent.add(relative)
+            elif links[name] and not _is_inside(image_dir, relative):
+                outside.add(relative)
+    return absent, outside
+
+
+def _is_inside(folder, relative):
+    try:
+        path_inside(folder, relative)
+    except ValueError:
+        return False
+    return True
+
+
+def _skip_reasons(absent, outside, uncaptioned, image_dir):
+    """The reasons of a skip warning: counts and an example of each."""
+    reasons = []
+    if outside:
+        reasons.append(
+            f"{len(outside):,} leading outside {image_dir} (e.g. "
+            f"{min(outside)!r})"
+        )
+    if absent:
+        reasons.append(
+            f"{len(absent):,} absent from {image_dir} (e.g. {min(absent)!r})"
+        )
+    if uncaptioned:
+        reasons.append(f"{len(uncaptioned):,} without captions")
+    return reasons
 
 
 def _finish(entries, image_dir, source):
     """Builds `CaptionedImage`s from `(image, relative_path, captions)`.
 
-    `entries` maps split names to entry lists. Entries without captions
-    or whose file is absent from `image_dir` are dropped; one warning
-    gives their numbers.
+    `entries` maps split names to entry lists. Entries without captions,
+    whose file is absent from `image_dir` or whose path leads outside it
+    are dropped; one warning gives their numbers by reason.
+
+    Raises:
+        ValueError: If every captioned image leads outside `image_dir`.
     """
     listed = {
         relative for split in entries.values() for _, relative, _ in split
@@ -312,19 +364,18 @@ def _finish(entries, image_dir, source):
         for _, relative, captions in split
         if not captions
     }
-    absent = set()
+    absent, outside = set(), set()
     if image_dir is not None:
-        absent = _absent_files(listed - uncaptioned, image_dir)
-    skipped = absent | uncaptioned
+        absent, outside = _check_files(listed - uncaptioned, image_dir)
+    if outside and outside == listed - uncaptioned:
+        raise ValueError(
+            f"{source}: every captioned image must be a file inside "
+            f"{image_dir}. Received: {len(outside):,} paths leading "
+            f"outside it (e.g. {min(outside)!r})"
+        )
+    skipped = absent | outside | uncaptioned
     if skipped:
-        reasons = []
-        if absent:
-            example = min(absent)
-            reasons.append(
-                f"{len(absent):,} absent from {image_dir} (e.g. {example!r})"
-            )
-        if uncaptioned:
-            reasons.append(f"{len(uncaptioned):,} without captions")
+        reasons = _skip_reasons(absent, outside, uncaptioned, image_dir)
         warnings.warn(
             f"{source}: skipped {len(skipped):,} of {len(listed):,} listed "
             f"images: {' and '.join(reasons)}.",
@@ -822,6 +873,57 @@ def _check_quantization(arrays, features, path):
     return scale, zero_point.astype(np.int32)
 
 
+def _check_shape(features, path):
+    """Refuses feature maps of another rank, or without rows or cells."""
+    if features.ndim != 4:
+        raise ValueError(
+            f"{path}: 'features' must have shape [N, H, W, C], found "
+            f"{features.shape}."
+        )
+    if 0 in features.shape:
+        raise ValueError(
+            f"{path}: 'features' must have shape [N, H, W, C] with every "
+            f"size at least 1 (rows, locations, channels), found "
+            f"{features.shape}."
+        )
+
+
+def _check_values(features, names, path, scale=None, zero_point=None):
+    """Refuses a feature map holding a value that is not finite, or whose
+    squared L2 norm is past `FEATURE_NORM_LIMIT`, naming its row and image.
+
+    Quantized features are checked by their real values (`scale`,
+    `zero_point`). Rows are checked a block at a time, squared in float32
+    (a square past float32's range is past the limit too) and summed in
+    float64.
+    """
+    for start in range(0, len(features), _DEQUANTIZE_ROWS):
+        block = features[start : start + _DEQUANTIZE_ROWS]
+        with np.errstate(over="ignore", invalid="ignore"):
+            if scale is not None:
+                block = dequantize_features(block, scale, zero_point)
+            squares = np.square(block.astype(np.float32, copy=False))
+            norms = np.sum(
+                squares.reshape(len(block), -1), axis=1, dtype=np.float64
+            )
+        bad = ~(norms <= FEATURE_NORM_LIMIT)  # NaN compares False.
+        if not bad.any():
+            continue
+        row = start + int(np.argmax(bad))
+        values = np.asarray(block[row - start], np.float64).reshape(-1)
+        if np.isfinite(values).all():
+            with np.errstate(over="ignore"):
+                norm = np.sum(np.square(values))
+            found = f"a squared L2 norm of {norm:.3g}"
+        else:
+            found = f"the value {values[~np.isfinite(values)][0]}"
+        raise ValueError(
+            f"{path}: every feature map must be finite, with a squared L2 "
+            f"norm at most {FEATURE_NORM_LIMIT:.3g} (float32's largest). "
+            f"Received: {found} in row {row} (image {names[row]!r})"
+        )
+
+
 def dequantize_features(features, scale, zero_point, dtype="float32"):
     """Returns `scale * (features - zero_point)` as `dtype`.
 
@@ -879,8 +981,11 @@ def load_features(path, *, dequantize=True, dtype="float32", cache_dir=None):
     Raises:
         FileNotFoundError: if the file is missing.
         ValueError: naming the file, if it is not an `.npz` archive, an
-            array is missing, shapes disagree, names repeat, or the dtype
-            or quantization parameters are invalid.
+            array is missing, shapes disagree or hold a size 0, names
+            repeat, the dtype or quantization parameters are invalid, or
+            (naming the row and image) a feature map holds a value that
+            is not finite or a squared L2 norm past `FEATURE_NORM_LIMIT`
+            (float32's largest value; a value of 1e38 is past it).
 
     Example:
 
@@ -904,11 +1009,7 @@ def load_features(path, *, dequantize=True, dtype="float32", cache_dir=None):
                 f"{path}: no {key!r} array (arrays: {sorted(arrays)})."
             )
     features = arrays["features"]
-    if features.ndim != 4:
-        raise ValueError(
-            f"{path}: 'features' must have shape [N, H, W, C], found "
-            f"{features.shape}."
-        )
+    _check_shape(features, path)
     names = _check_names(arrays["image"], len(features), path)
     if features.dtype in _FLOAT_DTYPES:
         if "scale" in arrays or "zero_point" in arrays:
@@ -916,6 +1017,7 @@ def load_features(path, *, dequantize=True, dtype="float32", cache_dir=None):
                 f"{path}: {features.dtype} features are real-valued; "
                 "'scale' and 'zero_point' are for uint8/int8 features."
             )
+        _check_values(features, names, path)
         return ImageFeatures(names, features.astype(dtype, copy=False))
     if features.dtype not in _QUANTIZED_DTYPES:
         raise ValueError(
@@ -924,10 +1026,12 @@ def load_features(path, *, dequantize=True, dtype="float32", cache_dir=None):
         )
     scale, zero_point = _check_quantization(arrays, features, path)
     if not dequantize:
+        _check_values(features, names, path, scale, zero_point)
         return ImageFeatures(names, features, scale, zero_point)
-    return ImageFeatures(
-        names, dequantize_features(features, scale, zero_point, dtype=dtype)
-    )
+    with np.errstate(over="ignore"):
+        real = dequantize_features(features, scale, zero_point, dtype=dtype)
+    _check_values(real, names, path)
+    return ImageFeatures(names, real)
 
 
 def filter_by_features(images, features):

@@ -89,18 +89,22 @@ def run_summarize(model, args):
     for summary in summaries:
         print(summary["summary"])
     if args.attention_dir:
-        written = write_attention_images(args.attention_dir, summaries)
+        written = write_attention_images(
+            args.attention_dir, summaries, inputs=args.documents
+        )
         print(f"attention heatmaps written to {written}")
 
 
-def write_attention_images(directory, summaries):
-    """Writes `summary_N.png` heatmaps with p_gen, coverage and copies."""
-    import matplotlib.image
+def write_attention_images(directory, summaries, inputs=()):
+    """Writes `summary_N.png` heatmaps with p_gen, coverage and copies.
 
+    Through `zoo.attention_images.write_images`: an input, or a file that
+    no zoo command wrote, is never replaced.
+    """
     from keras_attention.visualization import attention_to_image
+    from zoo.attention_images import write_images
 
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    images = []
     for number, summary in enumerate(summaries, 1):
         image = attention_to_image(
             summary["attention"],
@@ -111,8 +115,9 @@ def write_attention_images(directory, summaries):
             source_values={"coverage": summary["coverage"]},
             marked_outputs=summary["copied"],
         )
-        matplotlib.image.imsave(directory / f"summary_{number}.png", image)
-    return directory
+        images.append((f"summary_{number}.png", image))
+    write_images(directory, images, inputs=inputs)
+    return pathlib.Path(directory)
 
 
 def evaluate_summarizer(model, args):

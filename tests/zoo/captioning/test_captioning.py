@@ -19,6 +19,7 @@ from tests.conftest import REPO_ROOT  # noqa: E402
 from tests.conftest import run_cli  # noqa: E402
 from tests.conftest import run_on_backend  # noqa: E402
 from zoo import cli  # noqa: E402
+from zoo.attention_images import image_name  # noqa: E402
 from zoo.captioning.data import load_scene_splits  # noqa: E402
 from zoo.captioning.data import make_dataset  # noqa: E402
 from zoo.captioning.inference import caption_arrays  # noqa: E402
@@ -169,7 +170,7 @@ def test_save_load_caption_an_image_file(trained_run, tmp_path, capsys):
     assert cli.main([*arguments, "--attention-dir", str(maps)]) == 0
     printed = capsys.readouterr().out
     assert f"{path}: {expected}" in printed
-    overlay = tmp_path / "maps" / "scene.png"
+    overlay = tmp_path / "maps" / image_name(path)
     assert overlay.is_file() and overlay.stat().st_size > 1000
 
 
