@@ -92,3 +92,30 @@ def replace_directory(new, path):
     path.rename(old)
     new.rename(path)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def served_texts(texts):
+    """The texts a SavedModel's function reads, checked inside its graph.
+
+    The exported functions take a 1-D `tf.string` batch. A signature
+    called with another shape (a matrix, a scalar) fails with an error
+    naming the input and its shape instead of decoding a garbled batch;
+    an element that is not valid UTF-8 becomes `""`, whose output is
+    empty (the text policy of `zoo.inputs`).
+
+    Args:
+        texts: The function's `tf.string` input, declared `[None]`.
+
+    Returns:
+        The `[batch]` strings, those that are not UTF-8 emptied.
+    """
+    import tensorflow as tf
+
+    # A check the graph keeps: signatures of a loaded SavedModel do not
+    # check the shape of their inputs, and the declared shape lets
+    # TensorFlow fold away a comparison of ranks.
+    texts = tf.ensure_shape(texts, [None])
+    recoded = tf.strings.unicode_transcode(
+        texts, "UTF-8", "UTF-8", errors="replace"
+    )
+    return tf.where(tf.equal(recoded, texts), texts, "")

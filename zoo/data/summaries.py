@@ -4,8 +4,13 @@ Every loader returns `SummaryExample(text, references)` lists: the
 document and a tuple of one or more reference summaries. Runs of
 whitespace, newlines included, become one space (a DialogSum dialogue
 keeps its `#Person1#: ...` turns on one line), and surrounding whitespace
-is removed. Examples whose document or every reference is empty are
-skipped; each file with such examples gives one warning saying how many.
+is removed. No row is lost silently (`zoo.data.rows`): rows whose
+document or every reference is empty, whose document or summary is not
+text (a JSON object, number, true or false), or, in CSV and TSV, whose
+number of fields differs from the header's are skipped, and each file
+with such rows gives one warning counting them by reason, with the line
+of the first of each; a file none of whose rows is usable, or a CSV quote
+that is never closed, is an error naming the file and line.
 
 Layouts read, each from a local path or a URL (downloaded once into the
 Keras cache, as `zoo.files.resolve_path` does; folders must be
@@ -38,9 +43,6 @@ give those splits explicitly (table files or URLs); given ones are used as
 they are.
 """
 
-import csv
-import io
-import json
 import pathlib
 import random
 import re
@@ -48,9 +50,11 @@ import warnings
 from typing import NamedTuple
 
 from zoo.data import reports
+from zoo.data.rows import RowCounts
+from zoo.data.rows import read_delimited_records
+from zoo.data.rows import read_json_records
 from zoo.data.splits import check_max_examples
 from zoo.data.splits import split_pairs
-from zoo.files import read_lines
 from zoo.files import resolve_path
 
 
@@ -109,81 +113,89 @@ def _clean(text):
 
 
 def _as_text(value):
-    """A field as text: `None` is empty, a list is joined by spaces."""
+    """A field as text: null is empty, a list of strings is joined by
+    spaces; `None` for a value that is not text (an object, a number,
+    true or false, a list holding anything else)."""
     if value is None:
         return ""
-    if isinstance(value, (list, tuple)):
-        return " ".join(_as_text(item) for item in value)
-    return _clean(str(value))
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return _clean(" ".join(value))
+    return None
 
 
 def _references(value):
-    """A summary field as a tuple of non-empty references."""
-    values = value if isinstance(value, (list, tuple)) else [value]
+    """A summary field as a tuple of non-empty references; `None` if a
+    reference is not text (a list gives several references)."""
+    values = value if isinstance(value, list) else [value]
+    if not all(item is None or isinstance(item, str) for item in values):
+        return None
     return tuple(text for text in map(_as_text, values) if text)
 
 
-def _keep_nonempty(rows, source):
+def _json_kind(value):
+    """What a JSON value is, in JSON's words ("an object")."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list holding more than strings"
+    return type(value).__name__
+
+
+def _row(location, text, summary):
+    """`(location, document, references)` of a row's raw fields.
+
+    The document or the references are `None`, and the location says
+    what was found, for a field that is not text.
+    """
+    document, references = _as_text(text), _references(summary)
+    for field, value, cleaned in (
+        ("document", text, document),
+        ("summary", summary, references),
+    ):
+        if cleaned is None:
+            location = f"{location} (the {field} is {_json_kind(value)})"
+    return location, document, references
+
+
+def _keep_nonempty(rows, source, counts=None):
     """Examples with a document and a reference; warns about the rest.
 
+    Rows whose document or summary is not text (a JSON object, number,
+    ...) or is empty are skipped, counted by reason and reported in one
+    warning; a file whose every row is skipped is an error.
+
     Args:
-        rows: `(text, references)` pairs, already cleaned.
+        rows: `(location, document, references)` triples (`_row`).
         source: the file or folder named in the warning.
+        counts: the `RowCounts` of rows skipped while reading, if any.
+
+    Raises:
+        ValueError: if rows were read but none is an example.
     """
+    counts = RowCounts() if counts is None else counts
     examples = []
-    empty_texts = empty_summaries = 0
-    for text, references in rows:
-        if not text:
-            empty_texts += 1
+    for location, text, references in rows:
+        if text is None:
+            counts.skip("a document that is not text", location)
+        elif references is None:
+            counts.skip("a summary that is not text", location)
+        elif not text:
+            counts.skip("an empty document", location)
         elif not references:
-            empty_summaries += 1
+            counts.skip("an empty summary", location)
         else:
+            counts.keep()
             examples.append(SummaryExample(text, references))
-    skipped = empty_texts + empty_summaries
-    if skipped:
-        warnings.warn(
-            f"{source}: skipped {skipped:,} of {skipped + len(examples):,} "
-            f"examples ({empty_texts:,} with an empty document, "
-            f"{empty_summaries:,} with an empty summary).",
-            stacklevel=3,
-        )
+    if counts.skipped and not examples:
+        raise ValueError(counts.message(source) + " No example is left.")
+    counts.warn(source, stacklevel=3)
     return examples
-
-
-def _read_json_records(path):
-    """`(location, record)` pairs of a JSON lines file or JSON array."""
-    lines = read_lines(path)
-    first = next((line.strip() for line in lines if line.strip()), "")
-    if first.startswith("["):
-        try:
-            records = json.loads("\n".join(lines))
-        except json.JSONDecodeError as error:
-            raise ValueError(
-                f"{path}, line {error.lineno}: not valid JSON ({error.msg})."
-            ) from None
-        located = [
-            (f"record {number}", record)
-            for number, record in enumerate(records, start=1)
-        ]
-    else:
-        located = []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(
-                    f"{path}, line {number}: not valid JSON ({error.msg})."
-                ) from None
-            located.append((f"line {number}", record))
-    for location, record in located:
-        if not isinstance(record, dict):
-            raise ValueError(
-                f"{path}, {location}: expected a JSON object, found "
-                f"{type(record).__name__}."
-            )
-    return located
 
 
 def _table_format(path, format):
@@ -212,20 +224,15 @@ def _missing_column(path, kind, column, found, location=None):
     )
 
 
-def _read_delimited(path, delimiter, text_column, summary_column):
-    text = "\n".join(read_lines(path))
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    found = reader.fieldnames or []
+def _read_delimited(path, delimiter, text_column, summary_column, counts):
+    header, records = read_delimited_records(path, delimiter, counts)
     for kind, column in (("text", text_column), ("summary", summary_column)):
-        if column not in found:
-            raise _missing_column(path, kind, column, found)
-    try:
-        return [
-            (_as_text(row[text_column]), _references(row[summary_column]))
-            for row in reader
-        ]
-    except csv.Error as error:
-        raise ValueError(f"{path}, line {reader.line_num}: {error}") from None
+        if column not in header:
+            raise _missing_column(path, kind, column, header)
+    return [
+        _row(location, record[text_column], record[summary_column])
+        for location, record in records
+    ]
 
 
 def load_table(
@@ -245,19 +252,24 @@ def load_table(
             strings gives several references (empty ones dropped).
         format: `"jsonl"`, `"csv"` or `"tsv"`; `None` reads it from the
             suffix (`.jsonl`, `.ndjson`, `.json`, `.csv`, `.tsv`, each
-            optionally `.gz`). CSV and TSV follow Python's `csv` dialect:
-            a field may be quoted with `"` (and then hold newlines).
+            optionally `.gz`). CSV and TSV follow Python's `csv` dialect,
+            strictly: a field may be quoted with `"` (and then hold
+            newlines and doubled quotes `""`); a quote never closed, or
+            closed before its field ends, is an error.
         cache_dir: download cache for URLs; `None` for Keras' default.
 
     Returns:
-        A list of `SummaryExample`. Rows with an empty document or summary
-        are skipped, with one warning.
+        A list of `SummaryExample`. Rows with an empty document or
+        summary, a document or summary that is not text (a JSON object,
+        number, true or false; a list of strings is text), or another
+        number of fields than the header are skipped, with one warning
+        counting them by reason.
 
     Raises:
         FileNotFoundError: if the file does not exist.
         ValueError: if a column is missing (naming the file, the column
-            and the columns found), or the file is not valid JSON, CSV or
-            UTF-8 (naming the file and line).
+            and the columns found), the file is not valid JSON, CSV or
+            UTF-8 (naming the file and line), or no row is usable.
 
     Example:
 
@@ -271,12 +283,15 @@ def load_table(
     """
     path = resolve_path(path, cache_dir)
     format = _table_format(path, format)
+    counts = RowCounts()
     if format in ("csv", "tsv"):
         delimiter = "," if format == "csv" else "\t"
-        rows = _read_delimited(path, delimiter, text_column, summary_column)
+        rows = _read_delimited(
+            path, delimiter, text_column, summary_column, counts
+        )
     else:
         rows = []
-        for location, record in _read_json_records(path):
+        for location, record in read_json_records(path):
             for kind, column in (
                 ("text", text_column),
                 ("summary", summary_column),
@@ -286,25 +301,21 @@ def load_table(
                         path, kind, column, sorted(record), location
                     )
             rows.append(
-                (
-                    _as_text(record[text_column]),
-                    _references(record[summary_column]),
-                )
+                _row(location, record[text_column], record[summary_column])
             )
-    return _keep_nonempty(rows, path)
+    return _keep_nonempty(rows, path, counts)
 
 
-def _dialogsum_references(record):
+def _dialogsum_summary(record):
+    """The summary field, or the list of `summary1`, `summary2`, ..."""
     if "summary" in record:
-        return _references(record["summary"])
+        return record["summary"]
     numbered = sorted(
         (int(key.removeprefix("summary")), key)
         for key in record
         if re.fullmatch(r"summary\d+", key)
     )
-    return tuple(
-        text for text in (_as_text(record[key]) for _, key in numbered) if text
-    )
+    return [record[key] for _, key in numbered]
 
 
 def _find_dialogsum_file(directory, split):
@@ -370,19 +381,20 @@ references=('They greet.',))]
                 f"dialogsum.{split}.jsonl[.gz]."
             )
     rows = []
-    for location, record in _read_json_records(path):
+    for location, record in read_json_records(path):
         if "dialogue" not in record:
             raise _missing_column(
                 path, "text", "dialogue", sorted(record), location
             )
-        references = _dialogsum_references(record)
         if "summary" not in record and not any(
             re.fullmatch(r"summary\d+", key) for key in record
         ):
             raise _missing_column(
                 path, "summary", "summary", sorted(record), location
             )
-        rows.append((_as_text(record["dialogue"]), references))
+        rows.append(
+            _row(location, record["dialogue"], _dialogsum_summary(record))
+        )
     return _keep_nonempty(rows, path)
 
 
@@ -477,7 +489,7 @@ references=('Body one. Body two.',))]
         summary = _GLUED_SENTENCES.sub(
             r"\1 \2", _read_bbc_file(summaries_dir / relative)
         )
-        rows.append((text, _references(summary)))
+        rows.append((f"'{relative}'", text, _references(summary)))
     return _keep_nonempty(rows, base)
 
 

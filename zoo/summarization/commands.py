@@ -13,10 +13,13 @@ from zoo.decoding_options import SEED_OPTION
 from zoo.decoding_options import beam_width_option
 from zoo.decoding_options import max_examples_option
 from zoo.decoding_options import max_length_option
-from zoo.inputs import stdin_lines
+from zoo.inputs import checked_utf8
+from zoo.inputs import command_texts
 from zoo.options import Option
 from zoo.summarization.options import DATA_OPTIONS
 from zoo.summarization.options import DECODING_OPTIONS
+from zoo.summarization.options import LENGTH_PENALTY_OPTION
+from zoo.summarization.options import NO_REPEAT_NGRAM_SIZE_OPTION
 from zoo.summarization.options import OPTIONS
 
 SUMMARIZE_EPILOG = """examples:
@@ -27,43 +30,59 @@ SUMMARIZE_EPILOG = """examples:
 """
 
 
-def read_documents(arguments, read_stdin=stdin_lines):
-    """The documents of `summarize`: files, texts or stdin lines."""
-    if not arguments:
-        return [line for line in read_stdin() if line.strip()]
-    documents = []
-    for number, argument in enumerate(arguments, 1):
-        if _is_file(argument):
-            path = pathlib.Path(argument)
-            try:
-                documents.append(path.read_text(encoding="utf-8"))
-            except UnicodeDecodeError as error:
-                raise ValueError(
-                    f"DOCUMENT {argument}: expected a UTF-8 text file, "
-                    f"received the byte {error.object[error.start]:#04x} at "
-                    f"byte {error.start}"
-                ) from None
-        else:
-            documents.append(argument)
-        if not documents[-1].strip():
+def read_documents(arguments):
+    """The documents of `summarize`: files, texts or stdin lines.
+
+    One document per DOCUMENT or stdin line, blank ones included (their
+    summary is an empty line), so that the output lines up with the
+    input. A DOCUMENT naming a file is that file's text; a folder is
+    refused; else a DOCUMENT holding white space is the text itself, and
+    one without (`report.txt`, `docs/`) must name a file: a missing one
+    is refused, never summarized as the text of its name.
+
+    Raises:
+        ValueError: Naming the DOCUMENT that is a folder, a missing file,
+            or not UTF-8.
+    """
+    return command_texts(arguments, "DOCUMENT", _read_document)
+
+
+def _read_document(argument, name):
+    """The text of one DOCUMENT argument (`name`: "DOCUMENT 2")."""
+    argument = checked_utf8(argument, name)
+    if not argument.strip():
+        return argument
+    path = _existing_path(argument)
+    if path is not None and path.is_dir():
+        raise ValueError(
+            f"{name}: expected a file or a text, received the folder "
+            f"{argument!r}"
+        )
+    if path is not None:
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
             raise ValueError(
-                f"DOCUMENT {number} ({_shorten(argument)}): expected a "
-                "document with words, received an empty one"
-            )
-    return documents
+                f"{name} {argument}: expected a UTF-8 text file, "
+                f"received the byte {error.object[error.start]:#04x} at "
+                f"byte {error.start}"
+            ) from None
+    if not any(character.isspace() for character in argument):
+        raise ValueError(
+            f"{name}: expected a file or a text (a text holds spaces), "
+            f"received {argument!r}, which is no file"
+        )
+    return argument
 
 
-def _is_file(argument):
-    """Whether a DOCUMENT argument names a file (else it is the text)."""
+def _existing_path(argument):
+    """The path a DOCUMENT names if something exists there, else None."""
+    path = pathlib.Path(argument)
     try:
-        return pathlib.Path(argument).is_file()
+        return path if path.exists() else None
     except (OSError, ValueError):
         # A text too long (or with a NUL) to be a path is a text.
-        return False
-
-
-def _shorten(text, limit=40):
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        return None
 
 
 def run_summarize(model, args):
@@ -77,6 +96,7 @@ def run_summarize(model, args):
         beam_width=args.beam_width,
         length_penalty=args.length_penalty if args.beam_width > 1 else 0.0,
         no_repeat_ngram_size=args.no_repeat_ngram_size,
+        max_length=args.max_length,
     )
     truncated = sum(summary["truncated"] for summary in summaries)
     if truncated:
@@ -106,6 +126,8 @@ def write_attention_images(directory, summaries, inputs=()):
 
     images = []
     for number, summary in enumerate(summaries, 1):
+        if not summary["tokens"]:
+            continue  # The empty summary of a blank document.
         image = attention_to_image(
             summary["attention"],
             summary["source_tokens"],
@@ -170,6 +192,7 @@ def export_summarizer_command(model, config):
         config.beam_width,
         config.max_length,
         config.no_repeat_ngram_size,
+        config.length_penalty,
     )
     print(f"SavedModel written to {path}")
     print(
@@ -190,7 +213,16 @@ EVALUATE_OPTIONS = (
     )
 )
 
-SUMMARIZE_OPTIONS = DECODING_OPTIONS + (
+# The decoding flags of `summarize` and `export`, declared once: an
+# export decodes as `summarize` does with the same flags and defaults.
+SUMMARY_DECODING_OPTIONS = (
+    beam_width_option(4, "the summaries"),
+    LENGTH_PENALTY_OPTION,
+    NO_REPEAT_NGRAM_SIZE_OPTION,
+    max_length_option("summary"),
+)
+
+SUMMARIZE_OPTIONS = SUMMARY_DECODING_OPTIONS + (
     Option(
         "attention_dir",
         str,
@@ -199,11 +231,7 @@ SUMMARIZE_OPTIONS = DECODING_OPTIONS + (
     ),
 )
 
-EXPORT_OPTIONS = (
-    beam_width_option(1, "the exported decoder"),
-    max_length_option("summary"),
-    DECODING_OPTIONS[2],
-)
+EXPORT_OPTIONS = SUMMARY_DECODING_OPTIONS
 
 COMMANDS = (
     Command(
@@ -229,9 +257,12 @@ COMMANDS = (
             ),
         ),
         options=SUMMARIZE_OPTIONS,
-        description="Prints one summary per document. Each DOCUMENT is a "
-        "file (its whole text) if such a file exists, else the text "
-        "itself; without any, every line of stdin is a document. With "
+        description="Prints one summary per document. A DOCUMENT naming a "
+        "file is its whole text; else a DOCUMENT holding white space is "
+        "the text itself, and one without (a path) must name a file: a "
+        "folder or a missing file is an error. Without any DOCUMENT, "
+        "every line of stdin is a document. A blank document gets an "
+        "empty line, so the output lines up with the input. With "
         "--attention-dir, also writes summary_N.png there: the attention "
         "of every generated word over the document, with p_gen (the "
         "probability of generating rather than copying) beside each row, "
@@ -248,6 +279,8 @@ COMMANDS = (
         options=EXPORT_OPTIONS,
         description="Writes a SavedModel that maps raw documents to "
         "summaries and attention (needs only tensorflow and "
-        "tensorflow_text).",
+        "tensorflow_text), decoding as summarize does with the same "
+        "flags: the same summary for every document, an empty one for a "
+        "blank document or one that is not UTF-8.",
     ),
 )

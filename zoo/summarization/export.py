@@ -8,11 +8,15 @@ needs neither `zoo` nor `keras_attention`, only TensorFlow and
 `import tensorflow_text`.
 """
 
+import math
+import numbers
+
 import keras
 
 from zoo.checks import check_positive_int
 from zoo.saved_model import check_export_path
 from zoo.saved_model import check_tensorflow_backend
+from zoo.saved_model import served_texts
 from zoo.saved_model import write_archive
 from zoo.text.word_vocabulary import END_ID
 from zoo.text.word_vocabulary import PAD_ID
@@ -21,16 +25,23 @@ ENDPOINT_NAME = "summarize"
 
 
 def export_summarizer(
-    model, path, beam_width=1, max_length=None, no_repeat_ngram_size=0
+    model,
+    path,
+    beam_width=1,
+    max_length=None,
+    no_repeat_ngram_size=0,
+    length_penalty=0.0,
 ):
     """Writes a SavedModel that summarizes raw strings with `model`.
 
     The SavedModel has two signatures, `"serving_default"` and
-    `"summarize"`, taking a 1-D `tf.string` tensor of documents and
-    returning a dict:
+    `"summarize"`, taking a 1-D `tf.string` tensor of documents (another
+    shape is refused with an error naming `documents`) and returning a
+    dict:
 
     - `"summary"`: `tf.string` `[batch]`, the tokens joined by spaces,
-      the same as `zoo.summarization.inference.summarize_texts`;
+      the same as `zoo.summarization.inference.summarize_texts` with the
+      same decoding arguments;
     - `"token_ids"`: int32 `[batch, max_length + 1]`, the extended ids (the
       end token included), padded with 0;
     - `"lengths"`: int32 `[batch]`, ids generated, the end token included;
@@ -39,6 +50,11 @@ def export_summarizer(
     - `"p_gen"`: float32 `[batch, max_length + 1]`, each token's
       probability of generating rather than copying.
 
+    Nothing in, nothing invented: a document without any word (empty or
+    blank), or one that is not valid UTF-8 (the text policy of
+    `zoo.inputs`), gets the empty summary: `""`, length 0, zero ids,
+    attention and `p_gen`.
+
     Args:
         model: A trained `Summarizer`.
         path: The directory to write to: created, or replaced if it holds
@@ -46,14 +62,15 @@ def export_summarizer(
         beam_width: 1 for greedy decoding, more for beam search.
         max_length: Longest summary in tokens; default: the model's.
         no_repeat_ngram_size: n-gram blocking of the decoder (0: none).
+        length_penalty: GNMT alpha of beam search (unused when greedy).
 
     Returns:
         The path written, as a string.
     """
     check_tensorflow_backend("export_summarizer")
-    beam_width = check_positive_int("beam_width", beam_width)
-    if max_length is not None:
-        max_length = check_positive_int("max_length", max_length)
+    decoding = _checked_decoding(
+        beam_width, max_length, no_repeat_ngram_size, length_penalty
+    )
     if not model.built:
         raise ValueError(
             "`model` must be built (trained, loaded, or called once) before "
@@ -63,9 +80,7 @@ def export_summarizer(
 
     import tensorflow as tf
 
-    summarize = _summarize_function(
-        model, beam_width, max_length, no_repeat_ngram_size
-    )
+    summarize = _summarize_function(model, decoding)
     archive = keras.export.ExportArchive()
     # Tracked, so that the SavedModel holds the vocabulary's lookup table.
     archive.track(model.word_vocabulary)
@@ -78,13 +93,50 @@ def export_summarizer(
     return write_archive(archive, path)
 
 
-def _summarize_function(model, beam_width, max_length, no_repeat_ngram_size):
+def _checked_decoding(
+    beam_width, max_length, no_repeat_ngram_size, length_penalty
+):
+    """The keyword arguments of `summary_ids`, checked."""
+    beam_width = check_positive_int("beam_width", beam_width)
+    if max_length is not None:
+        max_length = check_positive_int("max_length", max_length)
+    if (
+        isinstance(no_repeat_ngram_size, bool)
+        or not isinstance(no_repeat_ngram_size, numbers.Integral)
+        or no_repeat_ngram_size < 0
+    ):
+        raise ValueError(
+            "`no_repeat_ngram_size` must be an integer >= 0 (0: no "
+            f"blocking). Received: no_repeat_ngram_size="
+            f"{no_repeat_ngram_size!r}"
+        )
+    if (
+        isinstance(length_penalty, bool)
+        or not isinstance(length_penalty, numbers.Real)
+        or not math.isfinite(length_penalty)
+        or length_penalty < 0
+    ):
+        raise ValueError(
+            "`length_penalty` must be a number >= 0. Received: "
+            f"length_penalty={length_penalty!r}"
+        )
+    return {
+        "beam_width": beam_width,
+        "max_length": max_length,
+        # As `summarize` decodes: greedy search has no length penalty.
+        "length_penalty": float(length_penalty) if beam_width > 1 else 0.0,
+        "no_repeat_ngram_size": int(no_repeat_ngram_size),
+    }
+
+
+def _summarize_function(model, decoding):
     import tensorflow as tf
 
     words = tf.constant(model.vocabulary)
     size = model.vocabulary_size
 
     def summarize(documents):
+        documents = served_texts(documents)
         count = tf.shape(documents)[0]
         # An empty batch decodes one placeholder document, dropped below.
         documents = tf.cond(
@@ -93,12 +145,11 @@ def _summarize_function(model, beam_width, max_length, no_repeat_ngram_size):
         encoded = model.word_vocabulary.encode_sources(
             documents, model.max_source_length
         )
-        results = model.summary_ids(
-            encoded["source_ids"],
-            encoded["extended_ids"],
-            beam_width=beam_width,
-            max_length=max_length,
-            no_repeat_ngram_size=no_repeat_ngram_size,
+        results = _blank_empty_documents(
+            model.summary_ids(
+                encoded["source_ids"], encoded["extended_ids"], **decoding
+            ),
+            encoded["source_length"],
         )
         ids = results["sequences"]
         kept = tf.logical_and(
@@ -125,3 +176,16 @@ def _summarize_function(model, beam_width, max_length, no_repeat_ngram_size):
         return {name: value[:count] for name, value in outputs.items()}
 
     return summarize
+
+
+def _blank_empty_documents(results, source_lengths):
+    """Zeros every result of the documents without any token."""
+    import tensorflow as tf
+
+    empty = tf.equal(source_lengths, 0)
+
+    def blanked(tensor):
+        row_is_empty = tf.reshape(empty, [-1] + [1] * (len(tensor.shape) - 1))
+        return tf.where(row_is_empty, tf.zeros_like(tensor), tensor)
+
+    return {name: blanked(value) for name, value in results.items()}

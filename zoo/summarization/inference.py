@@ -15,6 +15,8 @@ from keras_attention.metrics import repetition_rate
 from keras_attention.metrics import summary_scores
 from zoo import length_limit
 from zoo.compiled import compiled
+from zoo.inputs import checked_text
+from zoo.summarization.data import EncodedSplit
 from zoo.summarization.data import encode_documents
 from zoo.text.word_vocabulary import END_ID
 from zoo.text.word_vocabulary import PAD_ID
@@ -104,9 +106,12 @@ def summarize_texts(
 ):
     """Summarizes documents; each summary with what explains it.
 
+    A document without any word (empty or blank) is not decoded: its
+    summary is empty (`""`, no token), as in the SavedModel.
+
     Args:
         model: A trained `Summarizer`.
-        texts: Documents (str).
+        texts: Documents (`str`, or `bytes` holding UTF-8).
         beam_width: 1 for greedy decoding, more for beam search.
         length_penalty: GNMT alpha of beam search.
         no_repeat_ngram_size: forbid repeating n-grams of this size (3 is
@@ -124,11 +129,21 @@ def summarize_texts(
         `[len(source_tokens)]` (the attention summed over the summary),
         `"source_tokens"` (the tokens the model read) and `"truncated"`
         (whether the document was cut to the model's length).
+
+    Raises:
+        ValueError: For a text that is neither `str` nor UTF-8 `bytes`.
     """
-    texts = [_check_text(text, index) for index, text in enumerate(texts)]
+    texts = [
+        checked_text(text, f"texts[{index}]")
+        for index, text in enumerate(texts)
+    ]
     encoded = encode_documents(
         model.word_vocabulary, texts, model.max_source_length
     )
+    # Nothing in, nothing invented: a document without any word is not
+    # decoded; its summary is empty (as in the SavedModel).
+    readable = np.flatnonzero(encoded.source_lengths > 0)
+    encoded = _rows(encoded, readable)
     outputs = decode_arrays(
         model,
         encoded,
@@ -138,38 +153,44 @@ def summarize_texts(
         max_length,
         batch_size,
     )
-    source_tokens = _source_tokens(model, texts)
+    source_tokens = _source_tokens(model, [texts[i] for i in readable])
     truncated = encoded.source_lengths >= model.max_source_length
-    summaries = []
-    for index in range(len(texts)):
-        summaries.append(
-            _explained_summary(
-                model,
-                outputs["sequences"][index],
-                encoded.oov_words[index],
-                outputs["attention"][index],
-                outputs["p_gen"][index],
-                source_tokens[index],
-                bool(truncated[index]),
-            )
+    summaries = [_empty_summary() for _ in texts]
+    for row, index in enumerate(readable):
+        summaries[index] = _explained_summary(
+            model,
+            outputs["sequences"][row],
+            encoded.oov_words[row],
+            outputs["attention"][row],
+            outputs["p_gen"][row],
+            source_tokens[row],
+            bool(truncated[row]),
         )
     return summaries
 
 
-def _check_text(text, index):
-    if isinstance(text, bytes):
-        text = text.decode("utf-8")
-    if not isinstance(text, str):
-        raise ValueError(
-            f"`texts` must hold strings. Received: {type(text).__name__} "
-            f"at index {index}"
-        )
-    if not text.strip():
-        raise ValueError(
-            f"`texts` must hold documents with words to summarize. "
-            f"Received: an empty document at index {index}"
-        )
-    return text
+def _empty_summary():
+    """The summary of a document without any word."""
+    return {
+        "summary": "",
+        "tokens": [],
+        "copied": [],
+        "p_gen": np.zeros((0,), np.float32),
+        "attention": np.zeros((0, 0), np.float32),
+        "coverage": np.zeros((0,), np.float32),
+        "source_tokens": [],
+        "truncated": False,
+    }
+
+
+def _rows(encoded, indices):
+    """The documents of an `EncodedSplit` at `indices`."""
+    return EncodedSplit(
+        source_ids=encoded.source_ids[indices],
+        extended_ids=encoded.extended_ids[indices],
+        oov_words=encoded.oov_words[indices],
+        source_lengths=encoded.source_lengths[indices],
+    )
 
 
 def _source_tokens(model, texts):

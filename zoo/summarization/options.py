@@ -2,8 +2,8 @@
 
 `keras-attention-zoo train summarization` (flags and `--help`) and
 `zoo.trainer.train("summarization", ...)` (keyword checks) come from
-`OPTIONS`; `evaluate` and `summarize` reuse `DATA_OPTIONS` and
-`DECODING_OPTIONS`.
+`OPTIONS`; `evaluate` reuses `DATA_OPTIONS` and `DECODING_OPTIONS`,
+`summarize` and `export` the length penalty and n-gram blocking.
 """
 
 from zoo.options import Option
@@ -36,6 +36,23 @@ DATA_OPTIONS = (
     ),
 )
 
+LENGTH_PENALTY_OPTION = Option(
+    "length_penalty",
+    float,
+    1.0,
+    "GNMT length normalization alpha of beam search.",
+    minimum=0.0,
+)
+
+NO_REPEAT_NGRAM_SIZE_OPTION = Option(
+    "no_repeat_ngram_size",
+    int,
+    0,
+    "Forbid the decoders to repeat an n-gram of this size (3: the "
+    "trigram blocking of Paulus et al. 2017); 0 allows repeats.",
+    minimum=0,
+)
+
 DECODING_OPTIONS = (
     Option(
         "beam_width",
@@ -44,21 +61,8 @@ DECODING_OPTIONS = (
         "Beam width of the evaluation's beam search (greedy is reported too).",
         positive=True,
     ),
-    Option(
-        "length_penalty",
-        float,
-        1.0,
-        "GNMT length normalization alpha of beam search.",
-        minimum=0.0,
-    ),
-    Option(
-        "no_repeat_ngram_size",
-        int,
-        0,
-        "Forbid the decoders to repeat an n-gram of this size (3: the "
-        "trigram blocking of Paulus et al. 2017); 0 allows repeats.",
-        minimum=0,
-    ),
+    LENGTH_PENALTY_OPTION,
+    NO_REPEAT_NGRAM_SIZE_OPTION,
 )
 
 OPTIONS = (

@@ -11,8 +11,7 @@ from zoo.decoding_options import SEED_OPTION
 from zoo.decoding_options import beam_width_option
 from zoo.decoding_options import max_examples_option
 from zoo.decoding_options import max_length_option
-from zoo.inputs import checked_utf8
-from zoo.inputs import stdin_lines
+from zoo.inputs import command_texts
 from zoo.translation.options import DATA_OPTIONS
 
 EVALUATE_OPTIONS = DATA_OPTIONS + (
@@ -96,13 +95,7 @@ def translate_texts(model, config):
     Returns:
         The translations.
     """
-    if config.texts:
-        texts = [
-            checked_utf8(text, f"TEXT {number}")
-            for number, text in enumerate(config.texts, 1)
-        ]
-    else:
-        texts = stdin_lines()
+    texts = command_texts(config.texts, "TEXT")
     translations = model.translate(texts, beam_width=config.beam_width)
     for text in translations:
         print(text)

@@ -12,6 +12,7 @@ import keras
 from zoo.checks import check_positive_int
 from zoo.saved_model import check_export_path
 from zoo.saved_model import check_tensorflow_backend
+from zoo.saved_model import served_texts
 from zoo.saved_model import write_archive
 
 ENDPOINT_NAME = "translate"
@@ -24,7 +25,8 @@ def export_saved_model(
 
     The SavedModel has two signatures, `"serving_default"` and
     `"translate"`, taking a 1-D `tf.string` tensor of source sentences
-    (any batch size, empty strings allowed) and returning a dict:
+    (any batch size, empty strings allowed; another shape is refused with
+    an error naming `texts`) and returning a dict:
 
     - `"translation"`: `tf.string` `[batch]`, the detokenized outputs, the
       same as `model.translate(texts, beam_width, max_length)` (with the
@@ -41,6 +43,9 @@ def export_saved_model(
       layer's cross-attention). The same as
       `model.translate_ids(...)["attention"]`. Source position `i` is the
       `i`-th WordPiece token of the normalized source.
+
+    A source that is not valid UTF-8 translates to `""`, as an empty one
+    does (the text policy of `zoo.inputs`; `model.translate` refuses it).
 
     Sources are tokenized as in `model.translate`: padded to, and
     truncated at, `source_length` tokens (silently: the tokenizer's
@@ -147,6 +152,7 @@ def _translate_function(model, beam_width, max_length, source_length):
     target_tokenizer = model.target_tokenizer
 
     def translate(texts):
+        texts = served_texts(texts)
         num_texts = tf.shape(texts)[0]
         # An empty batch decodes one empty sentence, dropped at the end: a
         # step function may read its state's first row (the Transformer's

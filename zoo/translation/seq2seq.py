@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 import keras_attention
+from zoo.inputs import checked_text
 
 
 class Seq2Seq(keras.Model):
@@ -83,15 +84,28 @@ class Seq2Seq(keras.Model):
 
         An empty or whitespace-only text translates to `""`.
 
+        Args:
+            texts: Strings (`str`, or `bytes` holding UTF-8).
+            beam_width: 1 for greedy decoding, more for beam search.
+            max_length: Longest translation in tokens; default: the
+                model's `max_decode_length`.
+
         Returns:
             A list of Python strings.
+
+        Raises:
+            ValueError: For a text that is neither `str` nor UTF-8
+                `bytes` (the text policy of `zoo.inputs`).
         """
         if self.source_tokenizer is None or self.target_tokenizer is None:
             raise ValueError(
                 "`translate` needs the model's tokenizers; this model was "
                 "built without them. Use `translate_ids` instead."
             )
-        texts = list(texts)
+        texts = [
+            checked_text(text, f"texts[{index}]")
+            for index, text in enumerate(texts)
+        ]
         if not texts:
             return []
         source_ids = self.source_tokenizer(

@@ -261,13 +261,6 @@ def test_summarize_cli_reads_files_and_writes_heatmaps(trained_run, tmp_path):
     assert (tmp_path / "attention" / "summary_2.png").is_file()
 
 
-def test_summarize_cli_refuses_an_empty_document(trained_run, capsys):
-    _, _, model_path = trained_run
-    status, _, error = cli_main(capsys, "summarize", model_path, "  ")
-    assert status == 2
-    assert "DOCUMENT 1" in error and "empty" in error
-
-
 def test_summarize_cli_counts_documents_longer_than_the_limit(
     trained_run, capsys
 ):
