@@ -152,13 +152,19 @@ def _train_and_save(task, model, data, record):
     """Fits from the checkpoint (if any), saves the model, records it."""
     config = task.config
     clock = TrainingClock(data.num_examples, config.batch_size)
+    # The callbacks whose state the checkpoint keeps, by name.
+    states = {"clock": clock}
+    if config.max_minutes is not None:
+        states["time_budget"] = TimeBudget(
+            config.max_minutes, config.anneal_fraction
+        )
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss",
         patience=config.patience,
         restore_best_weights=True,
     )
     checkpoint = RunCheckpoint(
-        config.logdir / CHECKPOINT_DIR, early_stopping, clock
+        config.logdir / CHECKPOINT_DIR, early_stopping, states
     )
     resumed = checkpoint.epochs
     if resumed:
@@ -171,7 +177,7 @@ def _train_and_save(task, model, data, record):
     initial_epoch = config.epochs if checkpoint.stopped else resumed
     initial_epoch = min(initial_epoch, config.epochs)
     _replay_shuffles(data.train, resumed)
-    callbacks = _callbacks(task, model, clock, early_stopping, checkpoint)
+    callbacks = _callbacks(task, model, states, early_stopping, checkpoint)
     _fit(model, data, callbacks, config, initial_epoch)
     write_atomically(config.logdir / MODEL_FILE, model.save)
     record.start_evaluating(
@@ -277,17 +283,20 @@ def _build_and_compile(task, data, config):
         )
         # Built on one example of the first validation batch, so that the
         # weights exist before `RunCheckpoint` restores a checkpoint
-        # and the summaries decode.
-        inputs, _ = next(iter(data.valid))
-        model(keras.tree.map_structure(lambda tensor: tensor[:1], inputs))
+        # and the summaries decode; the loss too, for the weights of a
+        # loss that holds state (hard attention's reward baseline), which
+        # a restore would otherwise skip without a word. Not training,
+        # it changes no state (the metrics it counts are reset by `fit`).
+        inputs, targets = keras.tree.map_structure(
+            lambda tensor: tensor[:1], next(iter(data.valid))
+        )
+        outputs = model(inputs)
+        model.compute_loss(x=inputs, y=targets, y_pred=outputs, training=False)
     return model
 
 
-def _callbacks(task, model, clock, early_stopping, checkpoint):
+def _callbacks(task, model, states, early_stopping, checkpoint):
     config = task.config
-    time_budget = []
-    if config.max_minutes is not None:
-        time_budget = [TimeBudget(config.max_minutes, config.anneal_fraction)]
     summaries = []
     # No samples, no summaries (`AttentionSummary` needs one to decode).
     summary = (
@@ -300,8 +309,7 @@ def _callbacks(task, model, clock, early_stopping, checkpoint):
     # the end of an epoch and restores after it resets at the start), and
     # before callbacks that see restored weights.
     return [
-        clock,
-        *time_budget,
+        *states.values(),
         early_stopping,
         checkpoint,
         keras.callbacks.TensorBoard(str(config.logdir)),
