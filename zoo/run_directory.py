@@ -61,6 +61,9 @@ class RunRecord:
     Args:
         logdir: The run directory; created if missing.
         overwrite: Whether to delete an earlier run in `logdir` first.
+        holder: Optional JSON-able description of the process that runs
+            it (`zoo.run_lock.RunLock.holder`: pid, host, since),
+            recorded as `"holder"` with every write.
 
     Raises:
         ValueError: If `logdir` is a file, or cannot be created or
@@ -69,10 +72,11 @@ class RunRecord:
             without a record, unless `overwrite`.
     """
 
-    def __init__(self, logdir, overwrite=False):
+    def __init__(self, logdir, overwrite=False, holder=None):
         self.logdir = pathlib.Path(logdir)
+        self.holder = holder
         self.path = self.logdir / RUN_FILE
-        _check_logdir(self.logdir)
+        check_logdir(self.logdir)
         saved = None if overwrite else self._read()
         if saved is None and not overwrite:
             self._refuse_unrecorded()
@@ -186,6 +190,8 @@ class RunRecord:
             "definition": self.definition,
             "training": self.training,
         }
+        if self.holder is not None:
+            record["holder"] = self.holder
         try:
             write_atomically(
                 self.path,
@@ -209,7 +215,12 @@ def _show(value):
     return "unset" if value is _UNSET else json.dumps(value)
 
 
-def _check_logdir(logdir):
+def check_logdir(logdir):
+    """Creates `logdir` if missing.
+
+    Raises:
+        ValueError: If `logdir` is a file or cannot be created, naming it.
+    """
     if logdir.exists() and not logdir.is_dir():
         raise ValueError(
             f"--logdir {logdir}: expected a directory, received a file"

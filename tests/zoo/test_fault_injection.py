@@ -158,9 +158,12 @@ def test_a_run_killed_after_an_epoch_resumes_to_the_same_weights(
     run_killed(script)
     state = json.loads((logdir / "checkpoint" / "state.json").read_text())
     assert state["epochs"] == 1
+    # The killed run's lock file, which the rerun takes over.
+    assert (logdir / "run.lock").is_file()
     trained = TrainedEpochs()
     results = train(task, logdir=logdir, callbacks=[trained], **options)
     assert trained.epochs == [1] and results["epochs_resumed"] == 1
+    assert not (logdir / "run.lock").exists()
 
     expected = weights(tmp_path / "uninterrupted")
     for got, want in zip(weights(logdir), expected, strict=True):
