@@ -22,6 +22,9 @@ class TimeBudget(keras.callbacks.Callback):
     of the steps lowered the validation loss of a Luong model from 2.59 to
     2.39 after 1,500 steps.
 
+    A run resumed by `RunCheckpoint` spends what was left of its budget
+    at its last checkpoint (`get_state`, `set_state`).
+
     Args:
         max_minutes: Training time budget in minutes, counted from the
             start of `fit`.
@@ -61,8 +64,20 @@ class TimeBudget(keras.callbacks.Callback):
             return 1.0
         return min(1.0, max(0.0, seconds_left / window))
 
+    def get_state(self):
+        """The seconds of the budget spent so far, for `RunCheckpoint`."""
+        return {"spent_seconds": time.perf_counter() - self._start}
+
+    def set_state(self, state):
+        """Counts the seconds an interrupted run spent (`get_state`)."""
+        self._start -= state["spent_seconds"]
+        self._deadline -= state["spent_seconds"]
+
     def on_train_begin(self, logs=None):
-        self._deadline = time.perf_counter() + 60.0 * self.max_minutes
+        # A resumed run spends what is left (`set_state`, called later in
+        # this `on_train_begin` by `RunCheckpoint`).
+        self._start = time.perf_counter()
+        self._deadline = self._start + 60.0 * self.max_minutes
         if self.anneal_fraction:
             optimizer = self.model.optimizer
             # Read before `RunCheckpoint` (a later callback) restores a
@@ -118,6 +133,14 @@ class TrainingClock(keras.callbacks.Callback):
         self.batch_size = batch_size
         self.pairs = 0
         self.seconds = 0.0
+
+    def get_state(self):
+        """The counts so far, for `RunCheckpoint`."""
+        return {"pairs": self.pairs, "seconds": self.seconds}
+
+    def set_state(self, state):
+        """Restores the counts of an interrupted run (`get_state`)."""
+        self.pairs, self.seconds = state["pairs"], state["seconds"]
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.perf_counter()

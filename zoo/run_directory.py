@@ -16,6 +16,7 @@ import shutil
 import time
 
 import keras
+import numpy as np
 
 from zoo.files import partial_path
 from zoo.files import write_atomically
@@ -60,6 +61,9 @@ class RunRecord:
     Args:
         logdir: The run directory; created if missing.
         overwrite: Whether to delete an earlier run in `logdir` first.
+        holder: Optional JSON-able description of the process that runs
+            it (`zoo.run_lock.RunLock.holder`: pid, host, since),
+            recorded as `"holder"` with every write.
 
     Raises:
         ValueError: If `logdir` is a file, or cannot be created or
@@ -68,10 +72,11 @@ class RunRecord:
             without a record, unless `overwrite`.
     """
 
-    def __init__(self, logdir, overwrite=False):
+    def __init__(self, logdir, overwrite=False, holder=None):
         self.logdir = pathlib.Path(logdir)
+        self.holder = holder
         self.path = self.logdir / RUN_FILE
-        _check_logdir(self.logdir)
+        check_logdir(self.logdir)
         saved = None if overwrite else self._read()
         if saved is None and not overwrite:
             self._refuse_unrecorded()
@@ -185,6 +190,8 @@ class RunRecord:
             "definition": self.definition,
             "training": self.training,
         }
+        if self.holder is not None:
+            record["holder"] = self.holder
         try:
             write_atomically(
                 self.path,
@@ -208,7 +215,12 @@ def _show(value):
     return "unset" if value is _UNSET else json.dumps(value)
 
 
-def _check_logdir(logdir):
+def check_logdir(logdir):
+    """Creates `logdir` if missing.
+
+    Raises:
+        ValueError: If `logdir` is a file or cannot be created, naming it.
+    """
     if logdir.exists() and not logdir.is_dir():
         raise ValueError(
             f"--logdir {logdir}: expected a directory, received a file"
@@ -246,31 +258,40 @@ class RunCheckpoint(keras.callbacks.Callback):
     kill at any moment and complete enough that a resumed run ends where
     an uninterrupted one would: each epoch's weights (with the
     optimizer's state) go to a file of their own, and `state.json`,
-    replaced atomically after them, names the file to restore; the state
-    also holds early stopping's (its best epoch's weights are kept, so a
-    resumed run restores the same best weights) and the training clock's
-    (so a resumed run's record counts every epoch).
+    replaced atomically after them, names the file to restore. The state
+    also holds what the weights file leaves out and the next epoch
+    depends on: the model's random state (the states of its
+    `keras.random.SeedGenerator`s, which draw dropout masks and hard
+    attention's samples: restored, the next epoch draws what it would
+    have drawn), early stopping's (its best epoch's weights are kept, so
+    a resumed run restores the same best weights) and that of the
+    callbacks in `states` (the training clock's counts, so a resumed
+    run's record counts every epoch; the time budget's spent seconds, so
+    a resumed run gets what is left of it).
 
     The trainer reads `epochs` and `stopped` before `fit`, for
     `initial_epoch`; `on_train_begin` restores the weights and the
     callbacks' state, so it comes after `early_stopping` (which resets
-    its state there) and the `clock` in the callback list.
+    its state there) and the callbacks of `states` in the callback list.
 
     Args:
         directory: The checkpoint folder, created at the first save.
         early_stopping: Optional `keras.callbacks.EarlyStopping` whose
             state is saved and restored.
-        clock: Optional `TrainingClock` whose counts are saved and
-            restored.
+        states: Optional dict from a name to an object (a callback) with
+            `get_state()`, which returns its state as a JSON-able dict,
+            and `set_state(state)`, which restores it; saved under its
+            name, and restored where the checkpoint holds that name
+            (one of an older version may not).
     """
 
     STATE_FILE = "state.json"
 
-    def __init__(self, directory, early_stopping=None, clock=None):
+    def __init__(self, directory, early_stopping=None, states=None):
         super().__init__()
         self.directory = pathlib.Path(directory)
         self.early_stopping = early_stopping
-        self.clock = clock
+        self.states = dict(states or {})
         path = self.directory / self.STATE_FILE
         self.state = json.loads(path.read_text()) if path.is_file() else {}
         self._restored_seconds = self.state.get("fit_seconds", 0.0)
@@ -306,9 +327,11 @@ class RunCheckpoint(keras.callbacks.Callback):
             for name in ("wait", "best", "best_epoch", "stopped_epoch"):
                 setattr(self.early_stopping, name, stopping[name])
         self._restore(self.state["weights"])
-        if self.clock is not None:
-            self.clock.pairs = self.state["clock"]["pairs"]
-            self.clock.seconds = self.state["clock"]["seconds"]
+        if "random_state" in self.state:
+            set_random_state(self.model, self.state["random_state"])
+        for name, stateful in self.states.items():
+            if name in self.state:
+                stateful.set_state(self.state[name])
 
     def on_train_end(self, logs=None):
         self._fit_end = time.perf_counter()
@@ -327,11 +350,9 @@ class RunCheckpoint(keras.callbacks.Callback):
             + time.perf_counter()
             - self._fit_start,
         }
-        if self.clock is not None:
-            state["clock"] = {
-                "pairs": self.clock.pairs,
-                "seconds": self.clock.seconds,
-            }
+        state["random_state"] = random_state(self.model)
+        for name, stateful in self.states.items():
+            state[name] = stateful.get_state()
         if self.early_stopping is not None:
             state["early_stopping"] = _early_stopping_state(self.early_stopping)
         write_atomically(
@@ -355,6 +376,49 @@ class RunCheckpoint(keras.callbacks.Callback):
                 f"that cannot be restored ({reason}); rerun with --overwrite "
                 "to start the run afresh"
             ) from error
+
+
+def random_state(model):
+    """The states of the model's seed generators, as JSON.
+
+    `model.variables` holds the weights and the states of the
+    `keras.random.SeedGenerator`s of its layers (dropout, sampling),
+    which `save_weights` leaves out: a model restored from its weights
+    alone would draw the random numbers of its first epoch again.
+
+    Returns:
+        A list of the states, each a list of integers, in the order of
+        `model.variables`.
+    """
+    return [
+        keras.ops.convert_to_numpy(variable).tolist()
+        for variable in _seed_states(model)
+    ]
+
+
+def set_random_state(model, states):
+    """Restores the states `random_state` returned.
+
+    Raises:
+        ValueError: If `states` does not fit the model's seed generators
+            (another model's), naming both counts or shapes.
+    """
+    variables = _seed_states(model)
+    shapes = [tuple(variable.shape) for variable in variables]
+    saved = [np.shape(state) for state in states]
+    if shapes != saved:
+        raise ValueError(
+            "The checkpoint's random state must fit the model's seed "
+            f"generators, of shapes {shapes}. Received: states of shapes "
+            f"{saved}; rerun with --overwrite to start the run afresh"
+        )
+    for variable, state in zip(variables, states, strict=True):
+        variable.assign(np.asarray(state, dtype=variable.dtype))
+
+
+def _seed_states(model):
+    weights = {id(weight) for weight in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
 
 
 def build_optimizer(model):

@@ -23,7 +23,8 @@ TRAINER_OPTIONS = (
         "and evaluation.json go. Rerunning with the same logdir and "
         "settings resumes an interrupted run from its last epoch (or at "
         "its evaluation); a logdir holding a finished run or another run "
-        "is refused unless --overwrite. Default: runs/TASK.",
+        "is refused unless --overwrite, and one in use by a running train "
+        "(LOGDIR/run.lock) is refused. Default: runs/TASK.",
     ),
     Option(
         "overwrite",
@@ -31,7 +32,8 @@ TRAINER_OPTIONS = (
         False,
         "Start afresh in a logdir that holds a finished or another run: "
         "its record, checkpoint, model, evaluation.json and TensorBoard "
-        "logs are deleted first (learned vocabularies are kept).",
+        "logs are deleted first (learned vocabularies are kept); never "
+        "one in use by a running train.",
     ),
     Option(
         "epochs",

@@ -1,21 +1,21 @@
 """The trainer shared by every zoo task.
 
-`train(task, **options)` owns the run: its record (`RunRecord`: what
-defines the run and how far it got, so that a rerun resumes it or is
-refused), seeding, the `model.fit` loop with Keras progress bars, the
-epoch checkpoints (`RunCheckpoint`), the time budget (`TimeBudget`),
-early stopping, mixed precision (restoring the dtype policy afterwards),
-`jit_compile`, the `tf.distribute` strategy, TensorBoard and
-`AttentionSummary`, saving the model and writing the evaluation record,
-both atomically. A `Task` supplies the rest: its options, data and
-preprocessing, model, loss and metrics, what `AttentionSummary` decodes,
-the evaluation and its report, and what defines its runs (`definition`,
-`define`).
+`train(task, **options)` owns the run: its lock (`RunLock`: one run per
+logdir), its record (`RunRecord`: what defines the run and how far it
+got, so that a rerun resumes it or is refused), seeding, the `model.fit`
+loop with Keras progress bars, the epoch checkpoints (`RunCheckpoint`),
+the time budget (`TimeBudget`), early stopping, mixed precision
+(restoring the dtype policy afterwards), `jit_compile`, the
+`tf.distribute` strategy, TensorBoard and `AttentionSummary`, saving the
+model and writing the evaluation record, both atomically. A `Task`
+supplies the rest: its options, data and preprocessing, model, loss and
+metrics, what `AttentionSummary` decodes, the evaluation and its report,
+and what defines its runs (`definition`, `define`).
 
 The rooms around it: `zoo.task` (the `Task` protocol and the trainer's
 options), `zoo.run_directory` (the run record, epoch checkpoints and
-atomic writes that make a run resumable) and `zoo.clock` (the time budget
-and the throughput clock).
+atomic writes that make a run resumable), `zoo.run_lock` (the logdir's
+lock) and `zoo.clock` (the time budget and the throughput clock).
 """
 
 import contextlib
@@ -39,6 +39,8 @@ from zoo.run_directory import RunCheckpoint
 from zoo.run_directory import RunConflictError
 from zoo.run_directory import RunRecord
 from zoo.run_directory import build_optimizer
+from zoo.run_lock import RunLock
+from zoo.run_lock import RunLockedError
 from zoo.task import TRAINER_OPTIONS
 from zoo.task import Task
 from zoo.task import TrainingData
@@ -51,6 +53,7 @@ from zoo.tasks import get_task
 # trainer's rooms were split; these names stay importable from here.
 __all__ = [
     "RunConflictError",
+    "RunLockedError",
     "RunRecord",
     "Task",
     "TimeBudget",
@@ -77,7 +80,9 @@ def train(task, **options):
     settings resumes an interrupted run where it stopped, from its last
     epoch or at its evaluation, and reaches the same model as a run that
     was not interrupted; a logdir holding a finished run, or a run with
-    other settings, is refused unless `overwrite=True`. The model and
+    other settings, is refused unless `overwrite=True`. A logdir is held
+    by one run at a time (`RunLock`): one in use by another run is
+    refused, `overwrite` or not. The model and
     `evaluation.json` are written under temporary names and renamed into
     place, so a kill never leaves a truncated one.
 
@@ -97,7 +102,8 @@ def train(task, **options):
     Raises:
         ValueError: For an unknown task, an unknown option or an invalid
             value, naming it; `RunConflictError` (a `ValueError`) for a
-            logdir that holds a finished run or another run.
+            logdir that holds a finished run or another run, and its
+            `RunLockedError` for one in use by another run.
 
     Example:
 
@@ -114,13 +120,23 @@ def train(task, **options):
     keras.utils.set_random_seed(config.seed)
     # The task checks its settings before the logdir is touched.
     runner = task_class(config)
-    record = RunRecord(config.logdir, overwrite=config.overwrite)
-    runner.run_record = record
-    record.define(task=task, seed=config.seed, **runner.definition())
-    data = runner.load_data()
+    # Held before anything in the logdir is read or deleted.
+    with RunLock(config.logdir) as lock:
+        record = RunRecord(
+            config.logdir, overwrite=config.overwrite, holder=lock.holder
+        )
+        runner.run_record = record
+        record.define(task=task, seed=config.seed, **runner.definition())
+        return _run(runner, record)
+
+
+def _run(task, record):
+    """Trains (or resumes), saves and evaluates; records each stage."""
+    config = task.config
+    data = task.load_data()
     model_path = config.logdir / MODEL_FILE
     with mixed_precision_policy(config.mixed_precision):
-        model = _build_and_compile(runner, data, config)
+        model = _build_and_compile(task, data, config)
         if record.stage == "evaluating":
             # Killed while evaluating: the trained model is saved.
             _say(
@@ -129,8 +145,8 @@ def train(task, **options):
             build_optimizer(model)
             model.load_weights(model_path)
         else:
-            _train_and_save(runner, model, data, record)
-        results = runner.evaluate(model)
+            _train_and_save(task, model, data, record)
+        results = task.evaluate(model)
     results.update(
         {
             **record.training,
@@ -152,13 +168,19 @@ def _train_and_save(task, model, data, record):
     """Fits from the checkpoint (if any), saves the model, records it."""
     config = task.config
     clock = TrainingClock(data.num_examples, config.batch_size)
+    # The callbacks whose state the checkpoint keeps, by name.
+    states = {"clock": clock}
+    if config.max_minutes is not None:
+        states["time_budget"] = TimeBudget(
+            config.max_minutes, config.anneal_fraction
+        )
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss",
         patience=config.patience,
         restore_best_weights=True,
     )
     checkpoint = RunCheckpoint(
-        config.logdir / CHECKPOINT_DIR, early_stopping, clock
+        config.logdir / CHECKPOINT_DIR, early_stopping, states
     )
     resumed = checkpoint.epochs
     if resumed:
@@ -171,7 +193,7 @@ def _train_and_save(task, model, data, record):
     initial_epoch = config.epochs if checkpoint.stopped else resumed
     initial_epoch = min(initial_epoch, config.epochs)
     _replay_shuffles(data.train, resumed)
-    callbacks = _callbacks(task, model, clock, early_stopping, checkpoint)
+    callbacks = _callbacks(task, model, states, early_stopping, checkpoint)
     _fit(model, data, callbacks, config, initial_epoch)
     write_atomically(config.logdir / MODEL_FILE, model.save)
     record.start_evaluating(
@@ -277,17 +299,20 @@ def _build_and_compile(task, data, config):
         )
         # Built on one example of the first validation batch, so that the
         # weights exist before `RunCheckpoint` restores a checkpoint
-        # and the summaries decode.
-        inputs, _ = next(iter(data.valid))
-        model(keras.tree.map_structure(lambda tensor: tensor[:1], inputs))
+        # and the summaries decode; the loss too, for the weights of a
+        # loss that holds state (hard attention's reward baseline), which
+        # a restore would otherwise skip without a word. Not training,
+        # it changes no state (the metrics it counts are reset by `fit`).
+        inputs, targets = keras.tree.map_structure(
+            lambda tensor: tensor[:1], next(iter(data.valid))
+        )
+        outputs = model(inputs)
+        model.compute_loss(x=inputs, y=targets, y_pred=outputs, training=False)
     return model
 
 
-def _callbacks(task, model, clock, early_stopping, checkpoint):
+def _callbacks(task, model, states, early_stopping, checkpoint):
     config = task.config
-    time_budget = []
-    if config.max_minutes is not None:
-        time_budget = [TimeBudget(config.max_minutes, config.anneal_fraction)]
     summaries = []
     # No samples, no summaries (`AttentionSummary` needs one to decode).
     summary = (
@@ -300,8 +325,7 @@ def _callbacks(task, model, clock, early_stopping, checkpoint):
     # the end of an epoch and restores after it resets at the start), and
     # before callbacks that see restored weights.
     return [
-        clock,
-        *time_budget,
+        *states.values(),
         early_stopping,
         checkpoint,
         keras.callbacks.TensorBoard(str(config.logdir)),
