@@ -21,6 +21,7 @@ import zipfile
 
 from zoo.options import resolve
 from zoo.tasks import get_task
+from zoo.tasks import import_tasks
 from zoo.tasks import task_names
 
 PROG = "keras-attention-zoo"
@@ -144,8 +145,7 @@ def load_model(path, tasks=None, command=None):
             f"{expected}, received a file that is not a complete .keras "
             f"archive ({path.stat().st_size} bytes; truncated?)"
         )
-    for name in task_names():
-        get_task(name)  # Its modules register its classes with Keras.
+    import_tasks()  # Their modules register their classes with Keras.
     try:
         model = keras.saving.load_model(path, compile=False)
     except (ValueError, TypeError, KeyError, OSError) as error:
