@@ -130,8 +130,9 @@ class AttentionRNN(keras.layers.Layer):
 
     Call arguments:
         inputs: Decoder inputs `[batch, T_dec, dim]` (e.g. embedded target
-            tokens, shifted right).
-        memory: Encoder outputs `[batch, T_enc, dim_m]`.
+            tokens, shifted right), `T_dec >= 1` (as for Keras RNN layers;
+            an empty batch is fine).
+        memory: Encoder outputs `[batch, T_enc, dim_m]`, `T_enc >= 1`.
         memory_mask: Optional boolean `[batch, T_enc]`; defaults to the Keras
             mask of `memory`.
         initial_state: Optional initial cell state, in the cell's own state
