@@ -221,7 +221,9 @@ def _run(args):
     positional = {a.name: getattr(args, a.name) for a in first.arguments}
     if not first.takes_model:
         return first.run(command_config(first, {**positional, **given}))
-    model, task_name = load_model(args.model, tuple(commands))
+    model, task_name = load_model(
+        args.model, tuple(commands), command=args.command
+    )
     command = command_of(args.command, task_name)
     _refuse_other_tasks_options(args, commands, command, task_name, given)
     return command.run(model, command_config(command, {**positional, **given}))

@@ -21,6 +21,7 @@ import zipfile
 
 from zoo.options import resolve
 from zoo.tasks import get_task
+from zoo.tasks import import_tasks
 from zoo.tasks import task_names
 
 PROG = "keras-attention-zoo"
@@ -109,7 +110,7 @@ def _check_same_arguments(name, commands):
             )
 
 
-def load_model(path, tasks=None):
+def load_model(path, tasks=None, command=None):
     """Loads a saved zoo model and names its task.
 
     Every registered task is imported first, so that its model classes
@@ -119,13 +120,16 @@ def load_model(path, tasks=None):
         path: The `.keras` file.
         tasks: The names of the tasks whose models are expected (those
             that have the command to run); `None` for any task.
+        command: The command the model is for (e.g. `"caption"`), named
+            in the error about a model of another kind.
 
     Returns:
         `(model, task_name)`.
 
     Raises:
-        ValueError: Saying what is wrong with `path`, or that the model
-            is of no registered task.
+        ValueError: Saying what is wrong with `path`, or naming the kind
+            of model expected and the kind received (another task's, or
+            no task's).
     """
     import keras
 
@@ -141,8 +145,7 @@ def load_model(path, tasks=None):
             f"{expected}, received a file that is not a complete .keras "
             f"archive ({path.stat().st_size} bytes; truncated?)"
         )
-    for name in task_names():
-        get_task(name)  # Its modules register its classes with Keras.
+    import_tasks()  # Their modules register their classes with Keras.
     try:
         model = keras.saving.load_model(path, compile=False)
     except (ValueError, TypeError, KeyError, OSError) as error:
@@ -151,20 +154,30 @@ def load_model(path, tasks=None):
             f"({first_line(error)})"
         ) from None
     found = _task_name_of(model)
-    if found is not None and (tasks is None or found in tasks):
-        return model, found
-    raise ValueError(
-        f"MODEL {path}: expected {_model_of(tasks)}, received a "
-        + (type(model).__name__ if found is None else f"{found} model")
-    )
+    if found is None or (tasks is not None and found not in tasks):
+        raise ValueError(
+            f"MODEL {path}: " + _wrong_model(model, found, tasks, command)
+        )
+    return model, found
 
 
-def _model_of(tasks):
-    """What `load_model` expected, in words."""
+def _wrong_model(model, found, tasks, command):
+    """What a command expected and what kind of model it received."""
     if tasks is None:
-        return f"a model trained by `{PROG} train TASK`"
-    trained = " or ".join(f"`{PROG} train {name}`" for name in tasks)
-    return f"a zoo {' or '.join(tasks)} model (from {trained})"
+        wanted = f"a zoo model (from `{PROG} train TASK`)"
+    elif len(tasks) == 1:
+        wanted = f"a {tasks[0]} model (from `{PROG} train {tasks[0]}`)"
+    else:
+        kinds = f"{', '.join(tasks[:-1])} or {tasks[-1]}"
+        wanted = f"a {kinds} model (from `{PROG} train TASK`)"
+    needs = f"`{command}` needs" if command else "expected"
+    kind = type(model).__name__
+    received = (
+        f"a {kind}, not a zoo model"
+        if found is None
+        else f"a {found} model ({kind})"
+    )
+    return f"{needs} {wanted}, received {received}"
 
 
 def command_of(name, task_name):
@@ -177,7 +190,7 @@ def command_of(name, task_name):
     if task_name not in commands:
         owners = " or ".join(commands)
         raise ValueError(
-            f"`{name}` takes a {owners} model, received a {task_name} model"
+            f"`{name}` needs a {owners} model, received a {task_name} model"
         )
     return commands[task_name]
 
@@ -227,7 +240,8 @@ def run_command(name, model=None, **keywords):
             raise ValueError(f"`{name}` needs a model. Received: model=None")
         return command.run(command_config(command, keywords))
     if isinstance(model, (str, pathlib.Path)):
-        model, task_name = load_model(model)
+        tasks = tuple(_commands_named(name))
+        model, task_name = load_model(model, tasks, command=name)
     else:
         task_name = task_of(model)
     command = command_of(name, task_name)

@@ -24,7 +24,8 @@ def max_length_option(what):
         "max_length",
         int,
         None,
-        f"Longest {what} in tokens (default: the model's).",
+        f"Longest {what} in tokens, the end token not counted (default: "
+        "the model's).",
         positive=True,
     )
 

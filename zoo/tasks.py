@@ -3,7 +3,9 @@
 A task is a folder under `zoo/` holding a `zoo.trainer.Task` subclass,
 plus one line here (or one `register_task` call elsewhere). Tasks are
 registered by import path and imported when first used, so that this
-registry imports nothing heavy and a task module may import the trainer.
+registry imports nothing heavy and a task module may import the trainer;
+`import zoo` then imports the built-in tasks (`import_tasks`), so that
+Keras knows their models' classes.
 """
 
 import importlib
@@ -79,3 +81,27 @@ def get_task(name):
             getattr(importlib.import_module(module), attribute),
         )
     return _IMPORTED[name][1]
+
+
+def import_tasks():
+    """Imports every registered task, registering its classes with Keras.
+
+    A task's modules register the classes of its saved models (models,
+    layers, losses, schedules) with `keras.saving`, so that
+    `keras.saving.load_model` reads the task's `.keras` files. `import zoo`
+    imports the built-in tasks this way; call it again after registering
+    a task of your own. (Keras itself imports no module to find a class
+    that is not its own: a saved model loads only once its classes are
+    imported.)
+
+    Example:
+
+    ```python
+    import keras
+    import zoo  # noqa: F401 (registers every zoo model with Keras)
+
+    model = keras.saving.load_model("runs/captioning/model.keras")
+    ```
+    """
+    for name in task_names():
+        get_task(name)

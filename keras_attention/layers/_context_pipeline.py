@@ -125,8 +125,12 @@ def sample_context(attention, weights, memory, uniform, dtype):
     present = probabilities > 0
     # Rounding may put the threshold on the total, past the last position
     # with weight; that position is the one it stands for.
+    # (`initial=0`, a no-op for these non-negative positions, lets an
+    # empty batch through: a max over no elements raises.)
     last_present = ops.max(
-        ops.where(present, positions, ops.zeros_like(positions)), axis=-1
+        ops.where(present, positions, ops.zeros_like(positions)),
+        axis=-1,
+        initial=0,
     )
     location = ops.minimum(location, last_present)
     has_weight = total > 0

@@ -130,8 +130,9 @@ class AttentionRNN(keras.layers.Layer):
 
     Call arguments:
         inputs: Decoder inputs `[batch, T_dec, dim]` (e.g. embedded target
-            tokens, shifted right).
-        memory: Encoder outputs `[batch, T_enc, dim_m]`.
+            tokens, shifted right), `T_dec >= 1` (as for Keras RNN layers;
+            an empty batch is fine).
+        memory: Encoder outputs `[batch, T_enc, dim_m]`, `T_enc >= 1`.
         memory_mask: Optional boolean `[batch, T_enc]`; defaults to the Keras
             mask of `memory`.
         initial_state: Optional initial cell state, in the cell's own state
@@ -334,6 +335,9 @@ class AttentionRNN(keras.layers.Layer):
     def build(self, inputs_shape, memory_shape, memory_mask_shape=None):
         inputs_shape = tuple(inputs_shape)
         memory_shape = tuple(memory_shape)
+        # Keras builds before `call`: the attention's own checks would
+        # name its arguments (`query`, `value`) instead of this layer's.
+        _check_call_shapes(inputs_shape, memory_shape)
         self._memory_shape = memory_shape
         context_dim, head_axes = self._step_attention_spec(memory_shape)
         if self.attention_sampling == "hard":
@@ -379,6 +383,7 @@ class AttentionRNN(keras.layers.Layer):
 
     def precompute_memory(self, memory, memory_mask=None):
         """Projects the memory once; pass the result to `step()`."""
+        _check_memory_shape(tuple(memory.shape))
         return self.attention.precompute_memory(memory, value_mask=memory_mask)
 
     def get_initial_state(self, batch_size, initial_state=None, memory=None):
@@ -489,8 +494,9 @@ class AttentionRNN(keras.layers.Layer):
         attention_arguments = {
             "return_attention_scores": True,
             # Local-m alignment centers its window on the step index; every
-            # sequence is at the same step, so the first one's count holds.
-            "query_start_index": state["step"][0],
+            # sequence is at the same step, so the first one's count holds
+            # (a sum over at most one, so that an empty batch gives 0).
+            "query_start_index": ops.sum(state["step"][:1]),
         }
         for extension in self._state_extensions:
             attention_arguments.update(extension.attention_arguments(state))
@@ -512,7 +518,7 @@ class AttentionRNN(keras.layers.Layer):
             new_state.update(extension.next_state(state, weights))
         if not statistics:
             return output, new_state, weights, None
-        entropy = ops.reshape(_entropy(weights), (ops.shape(weights)[0], -1))
+        entropy = _flatten_after_batch(_entropy(weights))
         return output, new_state, weights, (log_prob, ops.sum(entropy, -1))
 
     def _step_context(self, query, context, weights, memory, uniforms):
@@ -543,16 +549,7 @@ class AttentionRNN(keras.layers.Layer):
         training=None,
         return_sampling=False,
     ):
-        if len(inputs.shape) != 3:
-            raise ValueError(
-                "`inputs` must have rank 3 ([batch, T_dec, dim]). "
-                f"Received: inputs.shape={tuple(inputs.shape)}"
-            )
-        if len(memory.shape) != 3:
-            raise ValueError(
-                "`memory` must have rank 3 ([batch, T_enc, dim]). "
-                f"Received: memory.shape={tuple(memory.shape)}"
-            )
+        _check_call_shapes(inputs.shape, memory.shape)
         if self.uses_parallel_path:
             results = self._call_parallel(
                 inputs,
@@ -738,7 +735,7 @@ class AttentionRNN(keras.layers.Layer):
                 statistics=return_sampling,
             )
             new_state.pop("step")
-            flat_weights = ops.reshape(weights, (ops.shape(weights)[0], -1))
+            flat_weights = _flatten_after_batch(weights)
             pieces = [output, flat_weights]
             if return_sampling:
                 pieces += [ops.stack(statistics, axis=-1)]
@@ -846,6 +843,23 @@ class AttentionRNN(keras.layers.Layer):
         return cls(**config)
 
 
+def _flatten_after_batch(tensor):
+    """`tensor` as `[batch, features]`, also for an empty batch.
+
+    A `-1` in the new shape cannot be resolved for zero elements (JAX and
+    torch raise), so the static feature size is used where it is known.
+    """
+    if len(tensor.shape) == 2:
+        return tensor
+    size = 1
+    for dim in tensor.shape[1:]:
+        if dim is None:
+            size = -1
+            break
+        size *= dim
+    return ops.reshape(tensor, (ops.shape(tensor)[0], size))
+
+
 def _entropy(weights):
     """Entropy in nats of each distribution along the last axis, float32.
 
@@ -863,6 +877,43 @@ def _entropy(weights):
         ops.where(present, probabilities, ops.ones_like(probabilities))
     )
     return -ops.sum(probabilities * log_probabilities, axis=-1)
+
+
+def _check_call_shapes(inputs_shape, memory_shape):
+    """Checks the ranks and static step counts of `inputs` and `memory`.
+
+    Keras RNN layers cannot run zero steps (their loop reads the first
+    step), and attention needs a source position to attend to, so zero
+    decoder or encoder steps raise here, naming the argument; dynamic
+    (`None`) lengths are trusted. An empty batch is fine.
+    """
+    inputs_shape = tuple(inputs_shape)
+    if len(inputs_shape) != 3:
+        raise ValueError(
+            "`inputs` must have rank 3 ([batch, T_dec, dim]). "
+            f"Received: inputs.shape={inputs_shape}"
+        )
+    if inputs_shape[1] == 0:
+        raise ValueError(
+            "`inputs` must hold at least one decoder step (T_dec >= 1): an "
+            "RNN runs its cell at least once, as keras.layers.RNN does. "
+            f"Received: inputs.shape={inputs_shape}"
+        )
+    _check_memory_shape(tuple(memory_shape))
+
+
+def _check_memory_shape(memory_shape):
+    if len(memory_shape) != 3:
+        raise ValueError(
+            "`memory` must have rank 3 ([batch, T_enc, dim]). "
+            f"Received: memory.shape={memory_shape}"
+        )
+    if memory_shape[1] == 0:
+        raise ValueError(
+            "`memory` must hold at least one encoder step (T_enc >= 1): "
+            "there is nothing to attend to. "
+            f"Received: memory.shape={memory_shape}"
+        )
 
 
 def _check_style_arguments(style, input_feeding, parallel):

@@ -32,6 +32,13 @@ class HardAttentionLoss(keras.layers.Layer):
     ones `b <- baseline_decay * b + (1 - baseline_decay) * mean(R)`; until
     then `b = 0`. The layer computes in float32 whatever the dtype policy.
 
+    Non-finite rewards (`-inf` for a target the model gives probability
+    zero, or NaN) are left out: their REINFORCE term is zero (their loss
+    is the entropy term alone) and `mean(R)` is the mean of the finite
+    rewards of the batch. A batch with no finite reward, or an update that
+    would overflow, leaves the baseline unchanged, so one bad batch cannot
+    make every later loss infinite.
+
     Args:
         baseline_decay: Float in `[0, 1)`, the decay of the moving average
             baseline (the paper's `b_k = 0.9 b_{k-1} + 0.1 log p(y|s_k, a)`).
@@ -129,20 +136,42 @@ class HardAttentionLoss(keras.layers.Layer):
     def call(self, log_likelihood, log_prob, entropy, training=None):
         _check_shapes(log_likelihood.shape, log_prob.shape, entropy.shape)
         reward = ops.stop_gradient(ops.cast(log_likelihood, "float32"))
+        # A non-finite reward (a target the model gives probability 0)
+        # says nothing about which location to sample: its REINFORCE term
+        # is zero and it stays out of the baseline.
+        finite = ops.isfinite(reward)
         baseline = ops.convert_to_tensor(self.baseline)
-        advantage = ops.stop_gradient(reward - baseline)
+        advantage = ops.stop_gradient(
+            ops.where(finite, reward - baseline, ops.zeros_like(reward))
+        )
         log_prob = ops.sum(ops.cast(log_prob, "float32"), axis=-1)
         entropy = ops.sum(ops.cast(entropy, "float32"), axis=-1)
         loss = -advantage * log_prob - self.entropy_weight * entropy
         if training:
-            mean_reward = ops.mean(reward)
-            decay = self.baseline_decay
-            moved = decay * baseline + (1.0 - decay) * mean_reward
-            self.baseline.assign(
-                ops.where(self.initialized > 0, moved, mean_reward)
-            )
-            self.initialized.assign(ops.ones((), "int32"))
+            self._update_baseline(reward, finite, baseline)
         return loss
+
+    def _update_baseline(self, reward, finite, baseline):
+        """Moves the baseline towards the mean of the finite rewards.
+
+        A batch without a finite reward (or an empty one) leaves the
+        baseline and its `initialized` flag as they are, as does an
+        update that would overflow: the baseline stays finite.
+        """
+        count = ops.sum(ops.cast(finite, "float32"))
+        total = ops.sum(ops.where(finite, reward, ops.zeros_like(reward)))
+        mean_reward = total / ops.maximum(count, 1.0)
+        decay = self.baseline_decay
+        moved = decay * baseline + (1.0 - decay) * mean_reward
+        initialized = ops.convert_to_tensor(self.initialized)
+        updated = ops.where(initialized > 0, moved, mean_reward)
+        keep = ops.logical_or(
+            count == 0.0, ops.logical_not(ops.isfinite(updated))
+        )
+        self.baseline.assign(ops.where(keep, baseline, updated))
+        self.initialized.assign(
+            ops.where(keep, initialized, ops.ones((), "int32"))
+        )
 
     def compute_output_spec(
         self, log_likelihood, log_prob, entropy, training=None

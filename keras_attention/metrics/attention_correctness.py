@@ -70,7 +70,9 @@ def attention_correctness(attention, alignment, mask=None, heads="mean"):
     Returns:
         A float32 scalar tensor in `[0, 1]` (for rows summing to one), or
         for 4-D `attention` and `heads=None` a float32 tensor of shape
-        `[heads]`. When no counted step has a reference the score is 0.0.
+        `[heads]`. When no counted step has a reference the score is 0.0,
+        also for empty inputs (zero samples, steps, source positions or
+        heads).
 
     Example:
 
@@ -102,6 +104,9 @@ def attention_correctness(attention, alignment, mask=None, heads="mean"):
     if not per_head:
         return ops.sum(step_scores) / num_counted
     head_scores = ops.sum(step_scores, axis=(0, 2)) / num_counted
+    if heads is not None and attention.shape[1] == 0:
+        # No heads: nothing is counted, as with no referenced step.
+        return ops.zeros((), "float32")
     if heads == "mean":
         return ops.mean(head_scores)
     if heads == "best":
@@ -140,8 +145,9 @@ def _prepare(attention, alignment, mask, heads):
             f"alignment.shape={_static_shape(reference)} for "
             f"attention.shape={attention_shape}"
         )
-    # 1.0 for the steps that have a reference.
-    counted = ops.max(reference, axis=-1)
+    # 1.0 for the steps that have a reference (`any`, not `max`: a max
+    # over zero source positions, or of an empty batch, raises).
+    counted = ops.cast(ops.any(reference > 0, axis=-1), "float32")
     if mask is not None:
         mask = _to_indicator(mask)
         if not _shapes_match(_static_shape(mask), (batch, num_out)):

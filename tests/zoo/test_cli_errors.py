@@ -220,8 +220,9 @@ def test_translate_a_plain_keras_model(tmp_path, capsys):
     status, _, error = run(capsys, "translate", path, "hello")
     assert status == 2
     assert error == (
-        f"MODEL {path}: expected a zoo translation model (from "
-        "`keras-attention-zoo train translation`), received a Sequential"
+        f"MODEL {path}: `translate` needs a translation model (from "
+        "`keras-attention-zoo train translation`), received a Sequential, "
+        "not a zoo model"
     )
 
 

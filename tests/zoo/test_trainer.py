@@ -195,9 +195,9 @@ def test_a_new_task_gets_all_of_its_commands(api_run, tmp_path, capsys):
     # A command of another task names what it expected.
     assert cli.main(["translate", model_path, "9 may 2018"]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"keras-attention-zoo: error: MODEL {model_path}: expected a zoo "
-        "translation model (from `keras-attention-zoo train translation`), "
-        "received a reversal model"
+        f"keras-attention-zoo: error: MODEL {model_path}: `translate` needs "
+        "a translation model (from `keras-attention-zoo train translation`), "
+        "received a reversal model (Reverser)"
     )
     with pytest.raises(SystemExit):
         cli.main(["reverse", "--help"])

@@ -42,8 +42,9 @@ def caption_arrays(
             serve every batch.
 
     Returns:
-        A dict of NumPy arrays: `"sequences"` `[N, max_length]`,
-        `"lengths"` `[N]` and `"attention"` `[N, max_length, L]`.
+        A dict of NumPy arrays: `"sequences"` `[N, max_length + 1]`,
+        `"lengths"` `[N]` and `"attention"` `[N, max_length + 1, L]`
+        (`ShowAttendTell.caption_ids`).
     """
     decode = _decoder(model, beam_width, length_penalty)
     outputs = {"sequences": [], "lengths": [], "attention": []}

@@ -25,6 +25,7 @@ from keras_attention.losses import doubly_stochastic_penalty
 from zoo.captioning.vocabulary import END_ID
 from zoo.captioning.vocabulary import PAD_ID
 from zoo.captioning.vocabulary import START_ID
+from zoo.length_limit import decode_within_limit
 
 ATTENTION_KINDS = ("soft", "hard")
 PIXELS = "pixels"
@@ -406,35 +407,44 @@ class ShowAttendTell(keras.Model):
     ):
         """Decodes captions greedily (`beam_width=1`) or with beam search.
 
+        A caption holds at most `max_length` words, `<end>` not counted
+        (`zoo.length_limit.decode_within_limit`).
+
         Returns:
             The dict of `keras_attention.decoding` for the best caption:
-            `"sequences"` `[batch, max_length]`, `"lengths"`, `"scores"`
-            and `"attention"` `[batch, max_length, L]`.
+            `"sequences"` `[batch, max_length + 1]` (the last position
+            `<end>` or padding), `"lengths"`, `"scores"` and `"attention"`
+            `[batch, max_length + 1, L]`.
         """
-        max_length = (max_length or self.max_caption_length) + 1
         state = self.encode(images)
         batch_size = ops.shape(images)[0]
         start_ids = ops.full((batch_size,), START_ID, "int32")
-        if beam_width == 1:
-            return keras_attention.decoding.greedy_search(
+
+        def decode(steps):
+            if beam_width == 1:
+                return keras_attention.decoding.greedy_search(
+                    self.decode_step,
+                    state,
+                    start_ids,
+                    END_ID,
+                    steps,
+                    pad_id=PAD_ID,
+                )
+            results = keras_attention.decoding.beam_search(
                 self.decode_step,
                 state,
                 start_ids,
                 END_ID,
-                max_length,
+                steps,
+                beam_width=beam_width,
+                length_penalty=length_penalty,
                 pad_id=PAD_ID,
             )
-        results = keras_attention.decoding.beam_search(
-            self.decode_step,
-            state,
-            start_ids,
-            END_ID,
-            max_length,
-            beam_width=beam_width,
-            length_penalty=length_penalty,
-            pad_id=PAD_ID,
+            return {name: tensor[:, 0] for name, tensor in results.items()}
+
+        return decode_within_limit(
+            decode, max_length or self.max_caption_length, END_ID, PAD_ID
         )
-        return {name: tensor[:, 0] for name, tensor in results.items()}
 
     @classmethod
     def from_config(cls, config):

@@ -205,7 +205,7 @@ def _explained_summary(
     model, ids, oov_words, attention, p_gen, source_tokens, truncated
 ):
     words, copied_unknown = model.word_vocabulary.decode_tokens(ids, oov_words)
-    ended = bool(np.any((ids == END_ID) | (ids == PAD_ID)))
+    ended = not reached_length_limit(np.asarray(ids)[None])[0]
     tokens = list(words) + (["<end>"] if ended else [])
     steps = len(tokens)
     source = set(source_tokens)

@@ -39,6 +39,7 @@ from keras_attention.layers import PointerGenerator
 from keras_attention.layers import extended_vocabulary_distribution
 from keras_attention.layers import extended_vocabulary_probability
 from keras_attention.losses import coverage_loss
+from zoo.length_limit import decode_within_limit
 from zoo.text.word_vocabulary import END_ID
 from zoo.text.word_vocabulary import PAD_ID
 from zoo.text.word_vocabulary import START_ID
@@ -332,39 +333,49 @@ class Summarizer(keras.Model):
     ):
         """Decodes summaries greedily (`beam_width=1`) or with beam search.
 
+        A summary holds at most `max_length` tokens, `<end>` not counted
+        (`zoo.length_limit.decode_within_limit`).
+
         Returns:
             A dict for the best summary of each document: `"sequences"`
-            int32 `[batch, max_length]` (extended ids), `"lengths"`,
-            `"scores"`, `"attention"` float32 `[batch, max_length, S]` and
-            `"p_gen"` float32 `[batch, max_length]` (zero after the end).
+            int32 `[batch, max_length + 1]` (extended ids; the last
+            position `<end>` or padding), `"lengths"`, `"scores"`,
+            `"attention"` float32 `[batch, max_length + 1, S]` and
+            `"p_gen"` float32 `[batch, max_length + 1]` (zero after the
+            end).
         """
-        max_length = (max_length or self.max_summary_length) + 1
         state = self.decoding_state(source_ids, extended_ids)
         batch_size = ops.shape(source_ids)[0]
         start_ids = ops.full((batch_size,), START_ID, "int32")
-        if beam_width == 1:
-            results = keras_attention.decoding.greedy_search(
-                self.decode_step,
-                state,
-                start_ids,
-                END_ID,
-                max_length,
-                pad_id=PAD_ID,
-                no_repeat_ngram_size=no_repeat_ngram_size,
-            )
-        else:
+
+        def decode(steps):
+            if beam_width == 1:
+                return keras_attention.decoding.greedy_search(
+                    self.decode_step,
+                    state,
+                    start_ids,
+                    END_ID,
+                    steps,
+                    pad_id=PAD_ID,
+                    no_repeat_ngram_size=no_repeat_ngram_size,
+                )
             results = keras_attention.decoding.beam_search(
                 self.decode_step,
                 state,
                 start_ids,
                 END_ID,
-                max_length,
+                steps,
                 beam_width=beam_width,
                 length_penalty=length_penalty,
                 pad_id=PAD_ID,
                 no_repeat_ngram_size=no_repeat_ngram_size,
             )
-            results = {name: tensor[:, 0] for name, tensor in results.items()}
+            return {name: tensor[:, 0] for name, tensor in results.items()}
+
+        results = decode_within_limit(
+            decode, max_length or self.max_summary_length, END_ID, PAD_ID
+        )
+        # The trace of a step is its attention and then its p_gen.
         trace = results.pop("attention")
         results["attention"] = trace[..., :-1]
         results["p_gen"] = trace[..., -1]

@@ -188,19 +188,25 @@ def test_beam_width_one_equals_greedy():
 def keras_attention_beam(model, encoded):
     """`summary_ids` with beam search of width 1 (not the greedy path)."""
     import keras_attention
+    from zoo.length_limit import decode_within_limit
 
     state = model.decoding_state(encoded.source_ids, encoded.extended_ids)
-    results = keras_attention.decoding.beam_search(
-        model.decode_step,
-        state,
-        keras.ops.full((len(encoded),), 1, "int32"),
-        2,
-        model.max_summary_length + 1,
-        beam_width=1,
-        pad_id=0,
-    )
-    trace = results["attention"][:, 0]
-    return {"sequences": results["sequences"][:, 0], "p_gen": trace[..., -1]}
+
+    def decode(steps):
+        results = keras_attention.decoding.beam_search(
+            model.decode_step,
+            state,
+            keras.ops.full((len(encoded),), 1, "int32"),
+            2,
+            steps,
+            beam_width=1,
+            pad_id=0,
+        )
+        return {name: tensor[:, 0] for name, tensor in results.items()}
+
+    results = decode_within_limit(decode, model.max_summary_length, 2, 0)
+    trace = results["attention"]
+    return {"sequences": results["sequences"], "p_gen": trace[..., -1]}
 
 
 def test_model_forced_to_copy_returns_an_unknown_word_verbatim():
