@@ -18,6 +18,17 @@ def beam_width_option(default, purpose):
     )
 
 
+def length_penalty_option(default):
+    """`--length-penalty`, the GNMT alpha of beam search, with a default."""
+    return Option(
+        "length_penalty",
+        float,
+        default,
+        "GNMT length normalization alpha of beam search.",
+        minimum=0.0,
+    )
+
+
 def max_length_option(what):
     """`--max-length` of an export, e.g. `max_length_option("caption")`."""
     return Option(

@@ -17,6 +17,7 @@ from zoo.commands import ItemErrors
 from zoo.commands import first_line
 from zoo.decoding_options import SEED_OPTION
 from zoo.decoding_options import beam_width_option
+from zoo.decoding_options import length_penalty_option
 from zoo.decoding_options import max_examples_option
 from zoo.decoding_options import max_length_option
 from zoo.options import Option
@@ -52,6 +53,7 @@ def run_caption(model, args):
             inputs,
             beam_width=args.beam_width,
             length_penalty=args.length_penalty if args.beam_width > 1 else 0.0,
+            max_length=args.max_length,
         )
         captions = caption_texts(model, outputs["sequences"])
         for image, caption in zip(images, captions, strict=True):
@@ -280,13 +282,23 @@ def export_captioner_command(model, config):
     from zoo.captioning.export import export_captioner
 
     return export_captioner(
-        model, config.output_dir, config.beam_width, config.max_length
+        model,
+        config.output_dir,
+        config.beam_width,
+        config.max_length,
+        config.length_penalty,
     )
 
 
-CAPTION_OPTIONS = (
+# What `caption` decodes with, and so what `export` serves: a default
+# export captions as a default `caption` does.
+CAPTION_DECODING_OPTIONS = (
     beam_width_option(3, "the captions"),
-    Option("length_penalty", float, 0.7, "Beam search alpha.", minimum=0.0),
+    length_penalty_option(0.7),
+    max_length_option("caption"),
+)
+
+CAPTION_OPTIONS = CAPTION_DECODING_OPTIONS + (
     Option(
         "attention_dir",
         str,
@@ -317,10 +329,7 @@ EVALUATE_OPTIONS = DATA_OPTIONS + (
     SEED_OPTION,
 )
 
-EXPORT_OPTIONS = (
-    beam_width_option(1, "the exported decoder"),
-    max_length_option("caption"),
-)
+EXPORT_OPTIONS = CAPTION_DECODING_OPTIONS
 
 CACHE_FEATURES_OPTIONS = (
     Option(

@@ -13,6 +13,7 @@ import keras
 from zoo.captioning.model import FEATURES
 from zoo.captioning.vocabulary import END_ID
 from zoo.captioning.vocabulary import PAD_ID
+from zoo.checks import check_non_negative_float
 from zoo.checks import check_positive_int
 from zoo.saved_model import check_export_path
 from zoo.saved_model import check_tensorflow_backend
@@ -21,7 +22,9 @@ from zoo.saved_model import write_archive
 ENDPOINT_NAME = "caption"
 
 
-def export_captioner(model, path, beam_width=1, max_length=None):
+def export_captioner(
+    model, path, beam_width=1, max_length=None, length_penalty=0.0
+):
     """Writes a SavedModel that captions encoded images with `model`.
 
     The SavedModel has two signatures, `"serving_default"` and
@@ -50,6 +53,8 @@ def export_captioner(model, path, beam_width=1, max_length=None):
             a SavedModel (written under a temporary name, then renamed).
         beam_width: 1 for greedy decoding, more for beam search.
         max_length: Longest caption in words; default: the model's.
+        length_penalty: GNMT alpha of beam search (`caption`'s
+            `--length-penalty`); unused by greedy decoding.
 
     Returns:
         The path written, as a string.
@@ -64,14 +69,17 @@ def export_captioner(model, path, beam_width=1, max_length=None):
             f"export. Received: an unbuilt {type(model).__name__}"
         )
     path = check_export_path(path)
-    caption, signature = _caption_function(model, beam_width, max_length)
+    length_penalty = check_non_negative_float("length_penalty", length_penalty)
+    caption, signature = _caption_function(
+        model, beam_width, max_length, length_penalty if beam_width > 1 else 0.0
+    )
     archive = keras.export.ExportArchive()
     archive.add_variable_collection("variables", model.variables)
     archive.add_endpoint(ENDPOINT_NAME, caption, input_signature=[signature])
     return write_archive(archive, path)
 
 
-def _caption_function(model, beam_width, max_length):
+def _caption_function(model, beam_width, max_length, length_penalty):
     """The exported function and its input signature."""
     import tensorflow as tf
 
@@ -99,7 +107,10 @@ def _caption_function(model, beam_width, max_length):
             ),
         )
         results = model.caption_ids(
-            images, beam_width=beam_width, max_length=max_length
+            images,
+            beam_width=beam_width,
+            max_length=max_length,
+            length_penalty=length_penalty,
         )
         ids = results["sequences"]
         kept = tf.logical_and(

@@ -17,17 +17,26 @@ from zoo.captioning.vocabulary import normalize_caption
 from zoo.compiled import compiled
 
 
-def _decoder(model, beam_width, length_penalty):
+def _decoder(model, beam_width, length_penalty, max_length):
     def decode(images):
         return model.caption_ids(
-            images, beam_width=beam_width, length_penalty=length_penalty
+            images,
+            beam_width=beam_width,
+            max_length=max_length,
+            length_penalty=length_penalty,
         )
 
-    return compiled(model, ("caption", beam_width, length_penalty), decode)
+    key = ("caption", beam_width, length_penalty, max_length)
+    return compiled(model, key, decode)
 
 
 def caption_arrays(
-    model, images, beam_width=1, length_penalty=0.0, batch_size=64
+    model,
+    images,
+    beam_width=1,
+    length_penalty=0.0,
+    batch_size=64,
+    max_length=None,
 ):
     """Decodes captions of an array of images or feature maps.
 
@@ -40,13 +49,15 @@ def caption_arrays(
         batch_size: images decoded at once; a smaller (last) batch is
             padded to a power of two, so that a few compiled programs
             serve every batch.
+        max_length: The most words of a caption, `<end>` not counted;
+            default: the model's.
 
     Returns:
         A dict of NumPy arrays: `"sequences"` `[N, max_length + 1]`,
         `"lengths"` `[N]` and `"attention"` `[N, max_length + 1, L]`
         (`ShowAttendTell.caption_ids`).
     """
-    decode = _decoder(model, beam_width, length_penalty)
+    decode = _decoder(model, beam_width, length_penalty, max_length)
     outputs = {"sequences": [], "lengths": [], "attention": []}
     for start in range(0, len(images), batch_size):
         batch = np.asarray(images[start : start + batch_size], np.float32)

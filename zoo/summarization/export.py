@@ -8,11 +8,11 @@ needs neither `zoo` nor `keras_attention`, only TensorFlow and
 `import tensorflow_text`.
 """
 
-import math
 import numbers
 
 import keras
 
+from zoo.checks import check_non_negative_float
 from zoo.checks import check_positive_int
 from zoo.saved_model import check_export_path
 from zoo.saved_model import check_tensorflow_backend
@@ -110,21 +110,12 @@ def _checked_decoding(
             f"blocking). Received: no_repeat_ngram_size="
             f"{no_repeat_ngram_size!r}"
         )
-    if (
-        isinstance(length_penalty, bool)
-        or not isinstance(length_penalty, numbers.Real)
-        or not math.isfinite(length_penalty)
-        or length_penalty < 0
-    ):
-        raise ValueError(
-            "`length_penalty` must be a number >= 0. Received: "
-            f"length_penalty={length_penalty!r}"
-        )
+    length_penalty = check_non_negative_float("length_penalty", length_penalty)
     return {
         "beam_width": beam_width,
         "max_length": max_length,
         # As `summarize` decodes: greedy search has no length penalty.
-        "length_penalty": float(length_penalty) if beam_width > 1 else 0.0,
+        "length_penalty": length_penalty if beam_width > 1 else 0.0,
         "no_repeat_ngram_size": int(no_repeat_ngram_size),
     }
 

@@ -6,6 +6,7 @@
 `summarize` and `export` the length penalty and n-gram blocking.
 """
 
+from zoo.decoding_options import length_penalty_option
 from zoo.options import Option
 from zoo.summarization.model import ARCHITECTURES
 from zoo.summarization.model import POINTER_GENERATOR
@@ -36,13 +37,7 @@ DATA_OPTIONS = (
     ),
 )
 
-LENGTH_PENALTY_OPTION = Option(
-    "length_penalty",
-    float,
-    1.0,
-    "GNMT length normalization alpha of beam search.",
-    minimum=0.0,
-)
+LENGTH_PENALTY_OPTION = length_penalty_option(1.0)
 
 NO_REPEAT_NGRAM_SIZE_OPTION = Option(
     "no_repeat_ngram_size",

@@ -160,7 +160,8 @@ def test_the_savedmodel_answers_per_item_as_the_cli(models, tmp_path, capsys):
     garbage.write_bytes(b"not an image")
     files = [good[0], garbage, truncated, good[1]]
     exported = tmp_path / "saved"
-    assert cli.main(["export", str(models["pixels"]), str(exported)]) == 0
+    export = ["export", str(models["pixels"]), str(exported)]
+    assert cli.main([*export, "--beam-width", "1"]) == 0
     serving = tf.saved_model.load(str(exported)).signatures["serving_default"]
     outputs = serving(tf.constant([path.read_bytes() for path in files]))
     assert outputs["ok"].numpy().tolist() == [True, False, False, True]
@@ -258,3 +259,42 @@ def test_training_on_nan_features_is_refused_naming_the_row(tmp_path, capsys):
     )
     assert status == 2
     assert str(path) in error and "row 2 (image '2.jpg')" in error
+
+
+def test_export_decodes_with_the_flags_of_caption(
+    models, tmp_path, capsys, monkeypatch
+):
+    import tensorflow as tf
+
+    flags = ["--beam-width", "2", "--length-penalty", "1.5"]
+    flags += ["--max-length", "2"]
+    exported = tmp_path / "saved"
+    decodings = []
+    caption_ids = ShowAttendTell.caption_ids
+
+    def recording(self, images, **decoding):
+        decodings.append(decoding)
+        return caption_ids(self, images, **decoding)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ShowAttendTell, "caption_ids", recording)
+        assert (
+            cli.main(["export", str(models["pixels"]), str(exported), *flags])
+            == 0
+        )
+    assert decodings and all(
+        decoding == {"beam_width": 2, "max_length": 2, "length_penalty": 1.5}
+        for decoding in decodings
+    )
+    files = [_png(tmp_path / f"{index}.png", index) for index in range(3)]
+    serving = tf.saved_model.load(str(exported)).signatures["serving_default"]
+    outputs = serving(tf.constant([path.read_bytes() for path in files]))
+    assert outputs["token_ids"].shape[1] == 3  # two words and <end>
+    status = cli.main(
+        ["caption", str(models["pixels"]), *map(str, files), *flags]
+    )
+    assert status == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}: {text.decode()}".rstrip()
+        for path, text in zip(files, outputs["caption"].numpy(), strict=True)
+    ]
