@@ -215,9 +215,11 @@ def test_export_captions_encoded_images(trained_run, tmp_path):
     encoded = tf.stack([tf.io.encode_png(image) for image in images])
     serving = tf.saved_model.load(str(exported)).signatures["serving_default"]
     outputs = serving(encoded)
-    expected = caption_texts(
-        model, caption_arrays(model, images.astype("float32"))["sequences"]
+    # A default export decodes as a default `caption`: beam 3, alpha 0.7.
+    decoded = caption_arrays(
+        model, images.astype("float32"), beam_width=3, length_penalty=0.7
     )
+    expected = caption_texts(model, decoded["sequences"])
     assert [t.decode() for t in outputs["caption"].numpy()] == expected
     assert outputs["attention"].shape[-1] == 64
 
