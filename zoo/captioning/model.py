@@ -314,12 +314,28 @@ class ShowAttendTell(keras.Model):
             return_sampling=True,
         )
         logits = self._logits(outputs, embedded, training)
+        if self.hard_attention_loss is not None:
+            self._build_hard_attention_loss(sampling)
         return {
             "logits": logits,
             "attention": attention,
             "log_prob": sampling["log_prob"],
             "entropy": sampling["entropy"],
         }
+
+    def _build_hard_attention_loss(self, sampling):
+        """Builds the REINFORCE loss layer with the model, not its loss.
+
+        Its reward baseline is a weight of the model: built by the first
+        call (as Keras builds a loaded model), it is saved, loaded and
+        restored on resume like any other weight.
+        """
+        if self.hard_attention_loss.built:
+            return
+        log_prob_shape = tuple(sampling["log_prob"].shape)
+        self.hard_attention_loss.build(
+            log_prob_shape[:1], log_prob_shape, tuple(sampling["entropy"].shape)
+        )
 
     def _logits(self, outputs, embedded, training=None):
         hidden = outputs[..., : self.units]
