@@ -272,6 +272,7 @@ def _write_flickr_layout(root):
     )
 
 
+@pytest.mark.usefixtures("eager_functions")
 def test_flickr_features_few_steps(tmp_path):
     from zoo.trainer import train
 
@@ -361,6 +362,7 @@ def test_cache_features_command_then_train_on_them(tmp_path, capsys):
     assert sorted(features.names) == [f"{index}.jpg" for index in range(6)]
 
 
+@pytest.mark.usefixtures("eager_functions")
 def test_backbone_mode_trains_from_image_files(tmp_path):
     from zoo.captioning.encoders import build_backbone
     from zoo.trainer import train
@@ -440,6 +442,7 @@ def _write_coco(root, count=10):
     )
 
 
+@pytest.mark.usefixtures("eager_functions")
 def test_coco_instances_give_attention_correctness(tmp_path):
     from zoo.trainer import train
 

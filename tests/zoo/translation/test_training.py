@@ -209,6 +209,7 @@ def test_time_budget_stops_after_the_first_batch(tmp_path, monkeypatch):
         )
 
 
+@pytest.mark.usefixtures("eager_functions")
 def test_vocabularies_are_reused_for_the_same_texts(tmp_path):
     vocabulary_dir = tmp_path / "vocabulary"
     pairs = load_translation_data(max_examples=128)["train"]
