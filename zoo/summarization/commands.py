@@ -87,9 +87,17 @@ def _existing_path(argument):
 
 def run_summarize(model, args):
     """Summarizes documents and prints one summary per line."""
+    from zoo.attention_images import check_targets
     from zoo.summarization.inference import summarize_texts
 
     documents = read_documents(args.documents)
+    if args.attention_dir:
+        # Refused before summarizing: nothing of the user's is replaced.
+        check_targets(
+            args.attention_dir,
+            [heatmap_name(number) for number in range(1, len(documents) + 1)],
+            args.documents,
+        )
     summaries = summarize_texts(
         model,
         documents,
@@ -115,6 +123,11 @@ def run_summarize(model, args):
         print(f"attention heatmaps written to {written}")
 
 
+def heatmap_name(number):
+    """The file name of the heatmap of the `number`-th summary (from 1)."""
+    return f"summary_{number}.png"
+
+
 def write_attention_images(directory, summaries, inputs=()):
     """Writes `summary_N.png` heatmaps with p_gen, coverage and copies.
 
@@ -137,7 +150,7 @@ def write_attention_images(directory, summaries, inputs=()):
             source_values={"coverage": summary["coverage"]},
             marked_outputs=summary["copied"],
         )
-        images.append((f"summary_{number}.png", image))
+        images.append((heatmap_name(number), image))
     write_images(directory, images, inputs=inputs)
     return pathlib.Path(directory)
 

@@ -95,3 +95,19 @@ def test_python_api_empty_in_empty_out_and_utf8_bytes(saved):
     assert from_bytes["summary"] == text["summary"]
     with pytest.raises(ValueError, match=r"`texts\[1\]` must be UTF-8 text"):
         inference.summarize_texts(model, [TEXT, b"caf\xe9"])
+
+
+def test_heatmap_targets_are_checked_before_summarizing(
+    saved, capsys, tmp_path
+):
+    _, path = saved
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "summary_2.png").write_bytes(b"the user's own")
+    status, output, error = _summarize(
+        capsys, path, TEXT, TEXT, "--attention-dir", maps
+    )
+    assert status == 2 and output == ""
+    assert "summary_2.png" in error
+    assert (maps / "summary_2.png").read_bytes() == b"the user's own"
+    assert sorted(p.name for p in maps.iterdir()) == ["summary_2.png"]
