@@ -60,3 +60,22 @@ def _jax_compiled(model, function):
         return run_with([v.value for v in model.variables], *arrays)
 
     return run
+
+
+def padded_batch_size(count, batch_size):
+    """The rows a batch of `count` is padded to for a compiled decoder.
+
+    A full batch keeps its size; a smaller (last) one is padded to the next
+    power of two, so that a few compiled programs serve every size.
+    """
+    return min(batch_size, 1 << (count - 1).bit_length())
+
+
+def padded_batch_sizes(num_rows, batch_size):
+    """The padded sizes of the batches of `num_rows` rows, each once."""
+    return sorted(
+        {
+            padded_batch_size(min(batch_size, num_rows - start), batch_size)
+            for start in range(0, num_rows, batch_size)
+        }
+    )

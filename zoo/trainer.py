@@ -142,7 +142,6 @@ def _run(task, record):
             _say(
                 config, f"Resuming the run in {config.logdir} at its evaluation"
             )
-            build_optimizer(model)
             model.load_weights(model_path)
         else:
             _train_and_save(task, model, data, record)
@@ -308,6 +307,10 @@ def _build_and_compile(task, data, config):
         )
         outputs = model(inputs)
         model.compute_loss(x=inputs, y=targets, y_pred=outputs, training=False)
+        # Keras builds an optimizer in the first trace of the train step
+        # when no distribution strategy built it; variables created while
+        # tracing make TensorFlow trace the whole step a second time.
+        build_optimizer(model)
     return model
 
 

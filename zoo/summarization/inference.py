@@ -15,6 +15,8 @@ from keras_attention.metrics import repetition_rate
 from keras_attention.metrics import summary_scores
 from zoo import length_limit
 from zoo.compiled import compiled
+from zoo.compiled import padded_batch_size
+from zoo.compiled import padded_batch_sizes
 from zoo.inputs import checked_text
 from zoo.summarization.data import EncodedSplit
 from zoo.summarization.data import encode_documents
@@ -62,9 +64,7 @@ def decode_arrays(
         (extended ids), `"lengths"` `[N]`, `"attention"`
         `[N, max_length + 1, S]` and `"p_gen"` `[N, max_length + 1]`.
     """
-    width = max(int(encoded.source_lengths.max(initial=1)), 1)
-    source_ids = encoded.source_ids[:, :width]
-    extended_ids = encoded.extended_ids[:, :width]
+    source_ids, extended_ids = _cut_to_longest(encoded)
     decode = _decoder(
         model, (beam_width, length_penalty, no_repeat_ngram_size, max_length)
     )
@@ -76,7 +76,7 @@ def decode_arrays(
             for array in (source_ids, extended_ids)
         ]
         count = len(batch[0])
-        padded_size = min(batch_size, 1 << (count - 1).bit_length())
+        padded_size = padded_batch_size(count, batch_size)
         if count < padded_size:
             batch = [
                 np.concatenate(
@@ -93,6 +93,33 @@ def decode_arrays(
         name: np.concatenate(values) if values else np.zeros((0,))
         for name, values in outputs.items()
     }
+
+
+def _cut_to_longest(encoded):
+    """`(source_ids, extended_ids)` cut to the split's longest document."""
+    width = max(int(encoded.source_lengths.max(initial=1)), 1)
+    return encoded.source_ids[:, :width], encoded.extended_ids[:, :width]
+
+
+def compile_decoder(
+    model,
+    encoded,
+    beam_width=1,
+    length_penalty=0.0,
+    no_repeat_ngram_size=0,
+    batch_size=32,
+):
+    """Compiles `decode_arrays`' decoder for the batches of `encoded`.
+
+    Call it before timing `decode_arrays` with the same settings: each
+    batch shape seen for the first time compiles (seconds). One document
+    per shape is decoded, repeated to the padded batch size.
+    """
+    settings = (beam_width, length_penalty, no_repeat_ngram_size, None)
+    decode = _decoder(model, settings)
+    arrays = _cut_to_longest(encoded)
+    for size in padded_batch_sizes(len(encoded), batch_size):
+        decode(*(np.repeat(array[:1], size, axis=0) for array in arrays))
 
 
 def summarize_texts(
@@ -285,8 +312,8 @@ def evaluate_examples(
         model.word_vocabulary, texts, model.max_source_length
     )
     settings = (beam_width, length_penalty, no_repeat_ngram_size)
-    # Compiling is not timed: a first batch compiles the decoder.
-    decode_arrays(model, _first(encoded), *settings)
+    # Compiling is not timed.
+    compile_decoder(model, encoded, *settings)
     start = time.perf_counter()
     outputs = decode_arrays(model, encoded, *settings)
     seconds = time.perf_counter() - start
@@ -306,25 +333,6 @@ def evaluate_examples(
     if names is not None:
         scores["name_copy_rate"] = name_copy_rate(summaries, names)
     return scores, summaries
-
-
-def _first(encoded, count=32):
-    """The first batch of an `EncodedSplit`, cut to the same width.
-
-    Its length is set to the split's longest, so that `decode_arrays`
-    compiles the program that decodes the whole split.
-    """
-    import copy
-
-    first = copy.copy(encoded)
-    first.source_ids = encoded.source_ids[:count]
-    first.extended_ids = encoded.extended_ids[:count]
-    first.source_lengths = np.full(
-        len(first.source_ids),
-        max(int(encoded.source_lengths.max(initial=1)), 1),
-        np.int32,
-    )
-    return first
 
 
 def lead_scores(examples, num_words=30):

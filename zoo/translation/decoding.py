@@ -69,20 +69,35 @@ def source_width(source_ids):
     return min(source_ids.shape[1], -(-longest // multiple) * multiple)
 
 
-def compile_decoder(model, batch_size=64, beam_width=1):
-    """Compiles `translate_pairs`' decoder for every source width it uses.
+def compile_decoder(model, pairs, batch_size=64, beam_width=1):
+    """Compiles `translate_pairs`' decoder for the batches of `pairs`.
 
-    Call it before timing `translate_pairs`: a width seen for the first
-    time compiles (seconds).
+    Call it before timing `translate_pairs` with the same settings: a
+    source width seen for the first time compiles (seconds). Only the
+    widths of `pairs`' batches are compiled, on padding.
     """
     decode = _decoder(model, beam_width)
-    full_width = model.source_tokenizer.sequence_length
-    if full_width is None:
-        return
-    widths = range(SOURCE_WIDTH_MULTIPLE, full_width, SOURCE_WIDTH_MULTIPLE)
-    for width in sorted({*widths, full_width}):
+    widths = {
+        width for _, _, width in _source_batches(model, pairs, batch_size)
+    }
+    for width in sorted(widths):
         # Padding only: the shapes are what compiles.
         decode(np.zeros((batch_size, width), "int32"))
+
+
+def _source_batches(model, pairs, batch_size):
+    """`(count, source_ids, width)` of each batch `translate_pairs` decodes.
+
+    A batch is padded to `batch_size` with empty sentences; `count` of its
+    rows are sentences of `pairs`; `width` is its `source_width`.
+    """
+    tokenize, _ = _text_functions(model)
+    for start in range(0, len(pairs), batch_size):
+        sources = [source for source, _ in pairs[start : start + batch_size]]
+        count = len(sources)
+        sources += [""] * (batch_size - count)
+        source_ids = tokenize(sources).numpy()
+        yield count, source_ids, source_width(source_ids)
 
 
 def translate_pairs(model, pairs, batch_size=64, beam_width=1):
@@ -105,14 +120,10 @@ def translate_pairs(model, pairs, batch_size=64, beam_width=1):
         `(source_ids, output_ids)` of each.
     """
     hypotheses, attention, token_ids = [], [], []
-    tokenize, detokenize = _text_functions(model)
+    _, detokenize = _text_functions(model)
     decode = _decoder(model, beam_width)
-    for start in range(0, len(pairs), batch_size):
-        sources = [source for source, _ in pairs[start : start + batch_size]]
-        count = len(sources)
-        sources += [""] * (batch_size - count)
-        source_ids = tokenize(sources).numpy()
-        width = source_width(source_ids)
+    batches = _source_batches(model, pairs, batch_size)
+    for count, source_ids, width in batches:
         results = decode(source_ids[:, :width])
         sequences = ops.convert_to_numpy(results["sequences"])[:count]
         texts = detokenize(sequences).numpy()

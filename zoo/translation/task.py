@@ -261,8 +261,8 @@ class TranslationTask(Task):
     def _decode_and_score(self, model, pairs, beam_width):
         sources = [source for source, _ in pairs]
         references = [target for _, target in pairs]
-        # Compiling is not timed: every source width compiles first.
-        compile_decoder(model, beam_width=beam_width)
+        # Compiling is not timed: the batches' source widths compile first.
+        compile_decoder(model, pairs, beam_width=beam_width)
         start = time.perf_counter()
         hypotheses, attention, token_ids = translate_pairs(
             model, pairs, beam_width=beam_width
