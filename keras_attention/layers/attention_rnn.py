@@ -887,32 +887,36 @@ def _check_call_shapes(inputs_shape, memory_shape):
     decoder or encoder steps raise here, naming the argument; dynamic
     (`None`) lengths are trusted. An empty batch is fine.
     """
-    inputs_shape = tuple(inputs_shape)
-    if len(inputs_shape) != 3:
-        raise ValueError(
-            "`inputs` must have rank 3 ([batch, T_dec, dim]). "
-            f"Received: inputs.shape={inputs_shape}"
-        )
-    if inputs_shape[1] == 0:
-        raise ValueError(
-            "`inputs` must hold at least one decoder step (T_dec >= 1): an "
-            "RNN runs its cell at least once, as keras.layers.RNN does. "
-            f"Received: inputs.shape={inputs_shape}"
-        )
+    _check_steps(
+        "inputs",
+        tuple(inputs_shape),
+        "[batch, T_dec, dim]",
+        "one decoder step (T_dec >= 1): an RNN runs its cell at least once, "
+        "as keras.layers.RNN does.",
+    )
     _check_memory_shape(tuple(memory_shape))
 
 
 def _check_memory_shape(memory_shape):
-    if len(memory_shape) != 3:
+    _check_steps(
+        "memory",
+        memory_shape,
+        "[batch, T_enc, dim]",
+        "one encoder step (T_enc >= 1): there is nothing to attend to.",
+    )
+
+
+def _check_steps(name, shape, layout, at_least):
+    """Raises unless `shape` has rank 3 and its static steps are not 0."""
+    if len(shape) != 3:
         raise ValueError(
-            "`memory` must have rank 3 ([batch, T_enc, dim]). "
-            f"Received: memory.shape={memory_shape}"
+            f"`{name}` must have rank 3 ({layout}). "
+            f"Received: {name}.shape={shape}"
         )
-    if memory_shape[1] == 0:
+    if shape[1] == 0:
         raise ValueError(
-            "`memory` must hold at least one encoder step (T_enc >= 1): "
-            "there is nothing to attend to. "
-            f"Received: memory.shape={memory_shape}"
+            f"`{name}` must hold at least {at_least} "
+            f"Received: {name}.shape={shape}"
         )
 
 

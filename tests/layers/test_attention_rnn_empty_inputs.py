@@ -49,24 +49,23 @@ def zeros(*shape):
     return np.zeros(shape, "float32")
 
 
+@pytest.mark.parametrize(
+    "argument, inputs_shape, memory_shape",
+    [("inputs", (2, 0, 3), (2, 5, 4)), ("memory", (2, 3, 3), (2, 0, 4))],
+    ids=["decoder_steps", "encoder_steps"],
+)
 @pytest.mark.parametrize("built", [False, True], ids=["unbuilt", "built"])
 @pytest.mark.parametrize("name", sorted(DECODERS))
-def test_zero_decoder_steps_name_inputs(name, built):
+def test_zero_steps_name_the_argument(
+    name, built, argument, inputs_shape, memory_shape
+):
     decoder = DECODERS[name]()
     if built:
         decoder(zeros(2, 3, 3), zeros(2, 5, 4))
-    with pytest.raises(ValueError, match=r"`inputs` must hold at least one"):
-        decoder(zeros(2, 0, 3), zeros(2, 5, 4))
-
-
-@pytest.mark.parametrize("built", [False, True], ids=["unbuilt", "built"])
-@pytest.mark.parametrize("name", sorted(DECODERS))
-def test_zero_encoder_steps_name_memory(name, built):
-    decoder = DECODERS[name]()
-    if built:
-        decoder(zeros(2, 3, 3), zeros(2, 5, 4))
-    with pytest.raises(ValueError, match=r"`memory` must hold at least one"):
-        decoder(zeros(2, 3, 3), zeros(2, 0, 4))
+    with pytest.raises(
+        ValueError, match=rf"`{argument}` must hold at least one"
+    ):
+        decoder(zeros(*inputs_shape), zeros(*memory_shape))
 
 
 def test_zero_encoder_steps_name_memory_when_decoding_step_by_step():

@@ -13,18 +13,17 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from tests.conftest import to_numpy  # noqa: E402
+from tests.zoo.tiny_models import tiny_captioner  # noqa: E402
 from zoo import length_limit  # noqa: E402
 from zoo.captioning.inference import caption_arrays  # noqa: E402
 from zoo.captioning.inference import caption_texts  # noqa: E402
 from zoo.captioning.inference import reached_length_limit  # noqa: E402
-from zoo.captioning.model import ShowAttendTell  # noqa: E402
 from zoo.summarization.inference import summarize_texts  # noqa: E402
 from zoo.summarization.model import Summarizer  # noqa: E402
 from zoo.text.word_vocabulary import WordVocabulary  # noqa: E402
 from zoo.translation import BahdanauTranslator  # noqa: E402
 
 MAX_LENGTH = 3
-CAPTION_WORDS = ["<pad>", "<start>", "<end>", "<unk>", "dog", "cat"]
 FEATURES = np.random.default_rng(0).normal(size=(3, 2, 2, 4))
 DOCUMENT = "the dog saw a cat near the dog"
 
@@ -40,15 +39,7 @@ def favour(model, bias_path, token_id):
 @pytest.fixture(scope="module")
 def captioner():
     keras.utils.set_random_seed(0)
-    model = ShowAttendTell(
-        CAPTION_WORDS,
-        encoder="features",
-        feature_shape=(2, 2, 4),
-        embedding_dim=4,
-        units=4,
-        max_caption_length=MAX_LENGTH,
-    )
-    model((FEATURES[:1].astype("float32"), np.zeros((1, 2), "int32")))
+    model = tiny_captioner(max_caption_length=MAX_LENGTH)
     favour(model, "deep_output/output_projection/bias", 4)
     return model
 

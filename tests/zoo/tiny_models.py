@@ -22,16 +22,23 @@ WORDS = ["<pad>", "<start>", "<end>", "<unk>", "dog", "cat"]
 WORD_PIECES = ["[PAD]", "[UNK]", "[START]", "[END]", "a", "b", "c", "d"]
 
 
-def _captioner():
+def tiny_captioner(attention="soft", max_caption_length=3):
+    """A built, uncompiled captioner of 2x2x4 features and `WORDS`."""
     model = ShowAttendTell(
         WORDS,
         encoder="features",
         feature_shape=(2, 2, 4),
         embedding_dim=4,
         units=4,
-        max_caption_length=3,
+        max_caption_length=max_caption_length,
+        attention=attention,
     )
     model((np.zeros((1, 2, 2, 4), "float32"), np.zeros((1, 2), "int32")))
+    return model
+
+
+def _captioner():
+    model = tiny_captioner()
     model.compile(optimizer=keras.optimizers.Adam(1e-3, clipnorm=5.0))
     return model
 

@@ -16,12 +16,12 @@ hard attention samples a location per step and adds the REINFORCE term
 import keras
 from keras import ops
 
-import keras_attention
 from keras_attention.layers import AttentionRNN
 from keras_attention.layers import BahdanauAttention
 from keras_attention.layers import DeepOutput
 from keras_attention.layers import HardAttentionLoss
 from keras_attention.losses import doubly_stochastic_penalty
+from zoo.best_hypothesis import best_hypothesis
 from zoo.captioning.vocabulary import END_ID
 from zoo.captioning.vocabulary import PAD_ID
 from zoo.captioning.vocabulary import START_ID
@@ -437,16 +437,7 @@ class ShowAttendTell(keras.Model):
         start_ids = ops.full((batch_size,), START_ID, "int32")
 
         def decode(steps):
-            if beam_width == 1:
-                return keras_attention.decoding.greedy_search(
-                    self.decode_step,
-                    state,
-                    start_ids,
-                    END_ID,
-                    steps,
-                    pad_id=PAD_ID,
-                )
-            results = keras_attention.decoding.beam_search(
+            return best_hypothesis(
                 self.decode_step,
                 state,
                 start_ids,
@@ -456,7 +447,6 @@ class ShowAttendTell(keras.Model):
                 length_penalty=length_penalty,
                 pad_id=PAD_ID,
             )
-            return {name: tensor[:, 0] for name, tensor in results.items()}
 
         return decode_within_limit(
             decode, max_length or self.max_caption_length, END_ID, PAD_ID

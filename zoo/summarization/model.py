@@ -32,13 +32,13 @@ import weakref
 import keras
 from keras import ops
 
-import keras_attention
 from keras_attention.layers import AttentionRNN
 from keras_attention.layers import BahdanauAttention
 from keras_attention.layers import PointerGenerator
 from keras_attention.layers import extended_vocabulary_distribution
 from keras_attention.layers import extended_vocabulary_probability
 from keras_attention.losses import coverage_loss
+from zoo.best_hypothesis import best_hypothesis
 from zoo.length_limit import decode_within_limit
 from zoo.text.word_vocabulary import END_ID
 from zoo.text.word_vocabulary import PAD_ID
@@ -349,17 +349,7 @@ class Summarizer(keras.Model):
         start_ids = ops.full((batch_size,), START_ID, "int32")
 
         def decode(steps):
-            if beam_width == 1:
-                return keras_attention.decoding.greedy_search(
-                    self.decode_step,
-                    state,
-                    start_ids,
-                    END_ID,
-                    steps,
-                    pad_id=PAD_ID,
-                    no_repeat_ngram_size=no_repeat_ngram_size,
-                )
-            results = keras_attention.decoding.beam_search(
+            return best_hypothesis(
                 self.decode_step,
                 state,
                 start_ids,
@@ -370,7 +360,6 @@ class Summarizer(keras.Model):
                 pad_id=PAD_ID,
                 no_repeat_ngram_size=no_repeat_ngram_size,
             )
-            return {name: tensor[:, 0] for name, tensor in results.items()}
 
         results = decode_within_limit(
             decode, max_length or self.max_summary_length, END_ID, PAD_ID

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-import keras_attention
+from zoo.best_hypothesis import best_hypothesis
 from zoo.inputs import checked_text
 
 
@@ -62,21 +62,15 @@ class Seq2Seq(keras.Model):
         state = self.encode(source_ids, max_length=max_length)
         batch_size = ops.shape(source_ids)[0]
         start_ids = ops.full((batch_size,), start_id, "int32")
-        if beam_width == 1:
-            results = keras_attention.decoding.greedy_search(
-                self.decode_step, state, start_ids, end_id, max_length
-            )
-        else:
-            results = keras_attention.decoding.beam_search(
-                self.decode_step,
-                state,
-                start_ids,
-                end_id,
-                max_length,
-                beam_width=beam_width,
-                length_penalty=length_penalty,
-            )
-            results = {name: tensor[:, 0] for name, tensor in results.items()}
+        results = best_hypothesis(
+            self.decode_step,
+            state,
+            start_ids,
+            end_id,
+            max_length,
+            beam_width=beam_width,
+            length_penalty=length_penalty,
+        )
         return _blank_empty_sources(results, source_ids)
 
     def translate(self, texts, beam_width=1, max_length=None):

@@ -8,27 +8,15 @@ first call, so a saved model holds it and a loaded one is fully built
 import warnings
 
 import keras
-import numpy as np
 import pytest
 
 pytest.importorskip("tensorflow")
 
-from zoo.captioning.model import ShowAttendTell  # noqa: E402
-
-WORDS = ["<pad>", "<start>", "<end>", "<unk>", "dog", "cat"]
+from tests.zoo.tiny_models import tiny_captioner  # noqa: E402
 
 
 def test_hard_attention_baseline_is_built_saved_and_loaded(tmp_path):
-    model = ShowAttendTell(
-        WORDS,
-        encoder="features",
-        feature_shape=(2, 2, 4),
-        embedding_dim=4,
-        units=4,
-        max_caption_length=3,
-        attention="hard",
-    )
-    model((np.zeros((1, 2, 2, 4), "float32"), np.zeros((1, 2), "int32")))
+    model = tiny_captioner(attention="hard")
     assert model.hard_attention_loss.built
     model.hard_attention_loss.baseline.assign(-1.25)
     path = tmp_path / "hard.keras"

@@ -18,14 +18,10 @@ pytest.importorskip("rouge_score")
 from tests.conftest import cli_main  # noqa: E402
 from tests.conftest import run_cli  # noqa: E402
 from tests.conftest import run_on_backend  # noqa: E402
+from tests.zoo.summarization.tiny_summarizer import tiny_setup  # noqa: E402
 from zoo import cli  # noqa: E402
 from zoo.data.reports import generate_reports  # noqa: E402
-from zoo.data.summaries import SummaryExample  # noqa: E402
 from zoo.summarization import inference  # noqa: E402
-from zoo.summarization.data import encode_examples  # noqa: E402
-from zoo.summarization.data import make_dataset  # noqa: E402
-from zoo.summarization.model import Summarizer  # noqa: E402
-from zoo.text.word_vocabulary import WordVocabulary  # noqa: E402
 
 TINY = [
     "--num-reports",
@@ -118,31 +114,6 @@ def test_tensorboard_holds_heatmaps_p_gen_coverage_and_rouge(trained_run):
     assert "epoch_nll" in train_tags and "epoch_coverage_loss" in train_tags
 
 
-def _tiny_setup(arch, coverage, num_train=96, seed=0):
-    reports = generate_reports(
-        num_train=num_train, num_valid=8, num_test=8, seed=seed
-    )
-    examples = [
-        SummaryExample(report.text, (report.summary,))
-        for report in reports["train"]
-    ]
-    vocabulary = WordVocabulary.build(
-        [example.text for example in examples], max_size=200
-    )
-    encoded = encode_examples(vocabulary, examples, 64, 16)
-    dataset = make_dataset(encoded, 16, shuffle=True, seed=seed)
-    model = Summarizer(
-        vocabulary.words,
-        arch=arch,
-        coverage=coverage,
-        embedding_dim=16,
-        units=24,
-        max_source_length=64,
-        max_summary_length=16,
-    )
-    return reports, vocabulary, model, dataset
-
-
 @pytest.mark.parametrize(
     "arch, coverage",
     [
@@ -153,7 +124,7 @@ def _tiny_setup(arch, coverage, num_train=96, seed=0):
 )
 def test_few_steps_lower_the_loss(arch, coverage):
     keras.utils.set_random_seed(0)
-    _, _, model, dataset = _tiny_setup(arch, coverage)
+    _, _, model, dataset = tiny_setup(arch, coverage)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     inputs, targets = next(iter(dataset))
     model(inputs)
@@ -167,7 +138,7 @@ def test_few_steps_lower_the_loss(arch, coverage):
 
 def test_beam_width_one_equals_greedy():
     keras.utils.set_random_seed(1)
-    reports, vocabulary, model, _ = _tiny_setup("pointer-generator", True)
+    reports, vocabulary, model, _ = tiny_setup("pointer-generator", True)
     texts = [report.text for report in reports["test"][:4]]
     encoded = inference.encode_documents(vocabulary, texts, 64)
     greedy = model.summary_ids(
@@ -211,7 +182,7 @@ def keras_attention_beam(model, encoded):
 
 def test_model_forced_to_copy_returns_an_unknown_word_verbatim():
     keras.utils.set_random_seed(2)
-    _, _, model, _ = _tiny_setup("pointer-generator", False)
+    _, _, model, _ = tiny_setup("pointer-generator", False)
     document = "zorblax zorblax zorblax zorblax"
     inference.summarize_texts(model, [document], max_length=3)
     # p_gen = sigmoid(-50): the mixture is the copy distribution, and the
@@ -339,9 +310,9 @@ def test_copy_rate_counts_whole_names_only():
 JAX_TRAINING = """
 import json
 import keras
-from tests.zoo.summarization.test_summarization import _tiny_setup
+from tests.zoo.summarization.tiny_summarizer import tiny_setup
 from zoo.summarization.inference import summarize_texts
-reports, _, model, dataset = _tiny_setup("pointer-generator", True, 48)
+reports, _, model, dataset = tiny_setup("pointer-generator", True, 48)
 model.compile(optimizer=keras.optimizers.Adam(1e-2))
 history = model.fit(dataset.take(2), epochs=2, verbose=0)
 (summary,) = summarize_texts(model, [reports["test"][0].text], beam_width=2)

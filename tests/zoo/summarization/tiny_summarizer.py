@@ -18,6 +18,51 @@ from zoo.text.word_vocabulary import END_ID
 from zoo.text.word_vocabulary import WordVocabulary
 
 
+def tiny_setup(
+    arch="pointer-generator",
+    coverage=True,
+    num_train=96,
+    num_valid=8,
+    seed=0,
+    source_length=64,
+    summary_length=16,
+    embedding_dim=16,
+    units=24,
+):
+    """Generated reports and an unbuilt tiny summarizer of their words.
+
+    The reports are generated with seed 0 (8 test reports); `seed` shuffles
+    the dataset's batches of 16.
+
+    Returns:
+        `(reports, vocabulary, model, dataset)`.
+    """
+    reports = generate_reports(
+        num_train=num_train, num_valid=num_valid, num_test=8, seed=0
+    )
+    examples = [
+        SummaryExample(report.text, (report.summary,))
+        for report in reports["train"]
+    ]
+    vocabulary = WordVocabulary.build(
+        [example.text for example in examples], max_size=200
+    )
+    encoded = encode_examples(
+        vocabulary, examples, source_length, summary_length
+    )
+    dataset = make_dataset(encoded, 16, shuffle=True, seed=seed)
+    model = Summarizer(
+        vocabulary.words,
+        arch=arch,
+        coverage=coverage,
+        embedding_dim=embedding_dim,
+        units=units,
+        max_source_length=source_length,
+        max_summary_length=summary_length,
+    )
+    return reports, vocabulary, model, dataset
+
+
 def save_tiny_summarizer(path, epochs=0, end_bias=0.0, seed=0):
     """Builds (and with `epochs`, trains) a tiny summarizer; saves it.
 
@@ -26,22 +71,15 @@ def save_tiny_summarizer(path, epochs=0, end_bias=0.0, seed=0):
         reports it has not seen.
     """
     keras.utils.set_random_seed(seed)
-    reports = generate_reports(num_train=64, num_valid=1, num_test=8, seed=0)
-    examples = [
-        SummaryExample(report.text, (report.summary,))
-        for report in reports["train"]
-    ]
-    vocabulary = WordVocabulary.build(
-        [example.text for example in examples], max_size=200
-    )
-    encoded = encode_examples(vocabulary, examples, 48, 12)
-    dataset = make_dataset(encoded, 16, shuffle=True, seed=seed)
-    model = Summarizer(
-        vocabulary.words,
+    reports, _, model, dataset = tiny_setup(
+        coverage=False,
+        num_train=64,
+        num_valid=1,
+        seed=seed,
+        source_length=48,
+        summary_length=12,
         embedding_dim=8,
         units=8,
-        max_source_length=48,
-        max_summary_length=12,
     )
     inputs, _ = next(iter(dataset))
     model(inputs)
