@@ -49,10 +49,8 @@ TINY = [
 def trained_run(tmp_path_factory):
     """The CLI main job with a tiny budget: output, logdir, model path."""
     logdir = tmp_path_factory.mktemp("summarization") / "run"
-    output = _run_cli(
-        ["train", "summarization", "--logdir", str(logdir), *TINY]
-    )
-    return output, logdir, logdir / "model.keras"
+    result = run_cli("train", "summarization", "--logdir", logdir, *TINY)
+    return result.stdout + result.stderr, logdir, logdir / "model.keras"
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +58,6 @@ def trained_model(trained_run):
     import zoo.summarization  # noqa: F401
 
     return keras.saving.load_model(trained_run[2], compile=False)
-
-
-def _run_cli(arguments, expect=0, stdin=None, stdout_only=False):
-    result = run_cli(*arguments, expect=expect, stdin=stdin)
-    if stdout_only:
-        return result.stdout
-    return result.stdout + result.stderr
 
 
 def test_main_job_prints_rouge_copy_rate_samples_and_tensorboard(trained_run):
@@ -214,23 +205,24 @@ def test_save_load_summarize_raw_text_gives_the_same_summary(
     )
 
 
-def test_summarize_cli_reads_files_and_writes_heatmaps(trained_run, tmp_path):
+def test_summarize_cli_reads_files_and_writes_heatmaps(
+    trained_run, tmp_path, capsys
+):
     _, _, model_path = trained_run
     document = tmp_path / "report.txt"
     document.write_text(generate_reports(1, 1, 1)["test"][0].text)
-    output = _run_cli(
-        [
-            "summarize",
-            str(model_path),
-            str(document),
-            "the council of brenvale met on tuesday .",
-            "--beam-width",
-            "2",
-            "--attention-dir",
-            str(tmp_path / "attention"),
-        ],
-        stdout_only=True,
+    status, output, _ = cli_main(
+        capsys,
+        "summarize",
+        model_path,
+        document,
+        "the council of brenvale met on tuesday .",
+        "--beam-width",
+        2,
+        "--attention-dir",
+        tmp_path / "attention",
     )
+    assert status == 0
     lines = output.strip().splitlines()
     assert lines[-1].startswith("attention heatmaps written to")
     assert len(lines) == 3
