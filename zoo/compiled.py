@@ -9,6 +9,7 @@ be freed) and per key (the decoding settings).
 import weakref
 
 import keras
+import numpy as np
 
 _COMPILED = weakref.WeakKeyDictionary()
 
@@ -79,3 +80,22 @@ def padded_batch_sizes(num_rows, batch_size):
             for start in range(0, num_rows, batch_size)
         }
     )
+
+
+def compile_padded_batches(decode, first_rows, num_rows, batch_size):
+    """Compiles `decode` for every padded shape of a loop's batches.
+
+    Call it before timing a decoding loop that cuts `num_rows` rows into
+    batches of `batch_size` padded with `padded_batch_size`: each shape
+    seen for the first time compiles (seconds). One row per shape is
+    decoded, repeated to the padded size.
+
+    Args:
+        decode: A function of `compiled`, called with one batch per array.
+        first_rows: The first row of each array `decode` takes, `[1, ...]`,
+            of the dtype the loop gives it.
+        num_rows: The rows the loop decodes.
+        batch_size: The loop's batch size.
+    """
+    for size in padded_batch_sizes(num_rows, batch_size):
+        decode(*(np.repeat(row, size, axis=0) for row in first_rows))

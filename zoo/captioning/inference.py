@@ -14,9 +14,9 @@ from zoo.captioning.data import reference_alignment
 from zoo.captioning.vocabulary import END_ID
 from zoo.captioning.vocabulary import PAD_ID
 from zoo.captioning.vocabulary import normalize_caption
+from zoo.compiled import compile_padded_batches
 from zoo.compiled import compiled
 from zoo.compiled import padded_batch_size
-from zoo.compiled import padded_batch_sizes
 
 
 def _decoder(model, beam_width, length_penalty, max_length):
@@ -89,9 +89,8 @@ def compile_decoder(
     shape is decoded, repeated to the padded batch size.
     """
     decode = _decoder(model, beam_width, length_penalty, None)
-    first = np.asarray(images[:1], np.float32)
-    for size in padded_batch_sizes(len(images), batch_size):
-        decode(np.repeat(first, size, axis=0))
+    first_rows = [np.asarray(images[:1], np.float32)]
+    compile_padded_batches(decode, first_rows, len(images), batch_size)
 
 
 def caption_texts(model, sequences):

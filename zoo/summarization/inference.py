@@ -14,9 +14,9 @@ import numpy as np
 from keras_attention.metrics import repetition_rate
 from keras_attention.metrics import summary_scores
 from zoo import length_limit
+from zoo.compiled import compile_padded_batches
 from zoo.compiled import compiled
 from zoo.compiled import padded_batch_size
-from zoo.compiled import padded_batch_sizes
 from zoo.inputs import checked_text
 from zoo.summarization.data import EncodedSplit
 from zoo.summarization.data import encode_documents
@@ -117,9 +117,8 @@ def compile_decoder(
     """
     settings = (beam_width, length_penalty, no_repeat_ngram_size, None)
     decode = _decoder(model, settings)
-    arrays = _cut_to_longest(encoded)
-    for size in padded_batch_sizes(len(encoded), batch_size):
-        decode(*(np.repeat(array[:1], size, axis=0) for array in arrays))
+    first_rows = [array[:1] for array in _cut_to_longest(encoded)]
+    compile_padded_batches(decode, first_rows, len(encoded), batch_size)
 
 
 def summarize_texts(
