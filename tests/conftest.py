@@ -1,9 +1,11 @@
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 # JAX compiles every operation it runs, and the tests' models are tiny:
@@ -21,6 +23,21 @@ if os.environ.get("KERAS_BACKEND") == "jax":
     os.environ["XLA_FLAGS"] = " ".join(
         _xla_flags + [f for f in FAST_COMPILE_XLA_FLAGS if f not in _xla_flags]
     )
+
+# Tests build the same programs again (a parametrized test's other cases,
+# the same tiny model in another file): with JAX's persistent compilation
+# cache each is compiled once per run (about 10% of the JAX run's CPU
+# time). The folder is this run's, shared by its xdist workers (they
+# inherit the variable) and removed at the end.
+_OWN_JAX_CACHE = None
+if (
+    os.environ.get("KERAS_BACKEND") == "jax"
+    and "JAX_COMPILATION_CACHE_DIR" not in os.environ
+):
+    _OWN_JAX_CACHE = tempfile.mkdtemp(prefix="keras_attention_jax_cache_")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWN_JAX_CACHE
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "-1"
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -82,6 +99,8 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session):
+    if _OWN_JAX_CACHE:
+        shutil.rmtree(_OWN_JAX_CACHE, ignore_errors=True)
     path = os.environ.get("KERAS_ATTENTION_RECORD_COSTS")
     if path and _RECORDED and not hasattr(session.config, "workerinput"):
         recorded = (

@@ -19,7 +19,7 @@ from zoo.compiled import compiled
 from zoo.compiled import padded_batch_size
 
 
-def _decoder(model, beam_width, length_penalty, max_length):
+def _decoder(model, beam_width, length_penalty, max_length, num_rows):
     def decode(images):
         return model.caption_ids(
             images,
@@ -29,7 +29,7 @@ def _decoder(model, beam_width, length_penalty, max_length):
         )
 
     key = ("caption", beam_width, length_penalty, max_length)
-    return compiled(model, key, decode)
+    return compiled(model, key, decode, num_rows)
 
 
 def caption_arrays(
@@ -59,7 +59,9 @@ def caption_arrays(
         `"lengths"` `[N]` and `"attention"` `[N, max_length + 1, L]`
         (`ShowAttendTell.caption_ids`).
     """
-    decode = _decoder(model, beam_width, length_penalty, max_length)
+    decode = _decoder(
+        model, beam_width, length_penalty, max_length, len(images)
+    )
     outputs = {"sequences": [], "lengths": [], "attention": []}
     for start in range(0, len(images), batch_size):
         batch = np.asarray(images[start : start + batch_size], np.float32)
@@ -88,7 +90,7 @@ def compile_decoder(
     batch shape seen for the first time compiles (seconds). One image per
     shape is decoded, repeated to the padded batch size.
     """
-    decode = _decoder(model, beam_width, length_penalty, None)
+    decode = _decoder(model, beam_width, length_penalty, None, len(images))
     first_rows = [np.asarray(images[:1], np.float32)]
     compile_padded_batches(decode, first_rows, len(images), batch_size)
 

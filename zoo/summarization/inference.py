@@ -29,7 +29,7 @@ from zoo.text.word_vocabulary import PAD_ID
 COPY_THRESHOLD = 0.5
 
 
-def _decoder(model, settings):
+def _decoder(model, settings, num_rows):
     beam_width, length_penalty, no_repeat, max_length = settings
 
     def decode(source_ids, extended_ids):
@@ -42,7 +42,7 @@ def _decoder(model, settings):
             no_repeat_ngram_size=no_repeat,
         )
 
-    return compiled(model, ("summary", *settings), decode)
+    return compiled(model, ("summary", *settings), decode, num_rows)
 
 
 def decode_arrays(
@@ -65,9 +65,8 @@ def decode_arrays(
         `[N, max_length + 1, S]` and `"p_gen"` `[N, max_length + 1]`.
     """
     source_ids, extended_ids = _cut_to_longest(encoded)
-    decode = _decoder(
-        model, (beam_width, length_penalty, no_repeat_ngram_size, max_length)
-    )
+    settings = (beam_width, length_penalty, no_repeat_ngram_size, max_length)
+    decode = _decoder(model, settings, len(source_ids))
     names = ("sequences", "lengths", "attention", "p_gen")
     outputs = {name: [] for name in names}
     for start in range(0, len(source_ids), batch_size):
@@ -116,7 +115,7 @@ def compile_decoder(
     per shape is decoded, repeated to the padded batch size.
     """
     settings = (beam_width, length_penalty, no_repeat_ngram_size, None)
-    decode = _decoder(model, settings)
+    decode = _decoder(model, settings, len(encoded))
     first_rows = [array[:1] for array in _cut_to_longest(encoded)]
     compile_padded_batches(decode, first_rows, len(encoded), batch_size)
 

@@ -11,7 +11,7 @@ from keras import ops
 from zoo.compiled import compiled
 
 
-def _decoder(model, beam_width):
+def _decoder(model, beam_width, num_rows):
     """The model's decoding loop as one compiled program (`zoo.compiled`)."""
     start_id = model.target_tokenizer.start_id
     end_id = model.target_tokenizer.end_id
@@ -21,7 +21,7 @@ def _decoder(model, beam_width):
             source_ids, start_id, end_id, beam_width=beam_width
         )
 
-    return compiled(model, ("translate", beam_width), decode)
+    return compiled(model, ("translate", beam_width), decode, num_rows)
 
 
 # The tokenizer and detokenizer of each model as TensorFlow graphs.
@@ -76,7 +76,7 @@ def compile_decoder(model, pairs, batch_size=64, beam_width=1):
     source width seen for the first time compiles (seconds). Only the
     widths of `pairs`' batches are compiled, on padding.
     """
-    decode = _decoder(model, beam_width)
+    decode = _decoder(model, beam_width, len(pairs))
     widths = {
         width for _, _, width in _source_batches(model, pairs, batch_size)
     }
@@ -121,7 +121,7 @@ def translate_pairs(model, pairs, batch_size=64, beam_width=1):
     """
     hypotheses, attention, token_ids = [], [], []
     _, detokenize = _text_functions(model)
-    decode = _decoder(model, beam_width)
+    decode = _decoder(model, beam_width, len(pairs))
     batches = _source_batches(model, pairs, batch_size)
     for count, source_ids, width in batches:
         results = decode(source_ids[:, :width])
