@@ -138,6 +138,13 @@ def _parse_args(argv):
     parser.add_argument("--vocabulary-size", type=int, default=4000)
     parser.add_argument("--max-examples", type=int, default=None)
     parser.add_argument(
+        "--max-eval-pairs",
+        type=int,
+        default=None,
+        help="score and time decoding on the first N test pairs only "
+        "(quick runs); default: all",
+    )
+    parser.add_argument(
         "--model-args",
         type=json.loads,
         default=None,
@@ -199,6 +206,7 @@ def run(args):
             batch_size=args.batch_size,
             vocabulary_size=args.vocabulary_size,
             max_examples=args.max_examples,
+            max_eval_pairs=args.max_eval_pairs,
             model_arguments=model_arguments,
             vocabulary_dir=logdir / "vocabulary",
             seed=args.seed,
@@ -310,12 +318,13 @@ def _batch_maxima(values, batch_size):
 def compare_decoding_speed(rows, args, peer):
     """Greedy sentences/s of each trained model and the peer, in turns.
 
-    Our models translate the test split with `translate_pairs` (as
-    `train_translation` times them: eager tokenization, one compiled
-    decoding loop per batch of `--batch-size`, detokenization), the peer
-    with the tutorial's `translate` (one `tf.function` from strings to
-    strings per batch). One untimed pass each traces and compiles; then
-    each takes `--decode-rounds` timed passes in turn.
+    Our models translate the test split (its first `--max-eval-pairs`)
+    with `translate_pairs` (as `train_translation` times them: eager
+    tokenization, one compiled decoding loop per batch of `--batch-size`,
+    detokenization), the peer with the tutorial's `translate` (one
+    `tf.function` from strings to strings per batch). One untimed pass
+    each traces and compiles; then each takes `--decode-rounds` timed
+    passes in turn.
 
     Sets `row["same_run_greedy_sentences_per_second"]`,
     `row["same_run_greedy_peer_ratio"]` and `row["greedy_loop_steps"]`
@@ -327,7 +336,7 @@ def compare_decoding_speed(rows, args, peer):
         `"greedy_loop_steps"` and `"bleu_greedy"` (against references in
         its own text form).
     """
-    test_pairs = peer["splits"]["test"]
+    test_pairs = peer["splits"]["test"][: args.max_eval_pairs]
     sources = [source for source, _ in test_pairs]
     batch_size = args.batch_size
 

@@ -20,6 +20,8 @@ def test_tiny_run_compares_speeds_with_the_peer_in_the_same_run(
             "0.05",
             "--max-examples",
             "300",
+            "--max-eval-pairs",
+            "48",
             "--batch-size",
             "16",
             "--model-args",

@@ -226,6 +226,13 @@ OPTIONS = (
         positive=True,
     ),
     Option(
+        "max_eval_pairs",
+        int,
+        None,
+        "Evaluate on the first N test pairs only (quick runs); default: all.",
+        positive=True,
+    ),
+    Option(
         "vocabulary_size",
         int,
         4000,

@@ -230,6 +230,8 @@ class TranslationTask(Task):
     def evaluate(self, model):
         """Test scores of greedy and beam-4 decoding, and sample outputs.
 
+        On the test split, or its first `max_eval_pairs` pairs if set.
+
         Returns:
             A dict with `"arch"`; `"greedy"` and `"beam4"`, each with the
             exact match and BLEU of `score_translations`, BLEU by source
@@ -238,7 +240,7 @@ class TranslationTask(Task):
             `"samples"`, five greedy translations spread over the source
             lengths.
         """
-        test_pairs = self.splits["test"]
+        test_pairs = self.splits["test"][: self.config.max_eval_pairs]
         sources = [source for source, _ in test_pairs]
         references = [target for _, target in test_pairs]
         results = {"arch": self.config.arch}

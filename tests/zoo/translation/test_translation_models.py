@@ -112,6 +112,8 @@ def trained_dates_model(tmp_path_factory):
         "1",
         "--max-examples",
         "64",
+        "--max-eval-pairs",
+        "100",
         "--model-args",
         '{"units": 16, "embedding_dim": 8}',
         "--logdir",
@@ -131,6 +133,9 @@ def test_training_writes_model_evaluation_and_summaries(trained_dates_model):
     assert (logdir / "evaluation.json").is_file()
     for name in ("greedy", "beam4"):
         assert 0.0 <= trained_dates_model[name]["exact_match"] <= 1.0
+        # --max-eval-pairs: the first 100 of the 1,000 test dates.
+        buckets = trained_dates_model[name]["bleu_by_source_length"]
+        assert sum(bucket["sentences"] for bucket in buckets) == 100
     runs = [p for p in logdir.rglob("events.out.tfevents.*")]
     tags = set()
     for run in {p.parent for p in runs}:
