@@ -5,6 +5,8 @@ SavedModel is loaded in a fresh process that can import neither `zoo` nor
 `keras_attention`.
 """
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -17,7 +19,6 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.conftest import cli_main
-from tests.conftest import run_cli
 from tests.conftest import subprocess_env
 from tests.conftest import to_numpy
 
@@ -178,6 +179,7 @@ def models():
 @pytest.fixture(scope="module")
 def served(models, tmp_path_factory):
     """Exports the models (API and CLI) and serves them in a subprocess."""
+    from zoo import cli
     from zoo.translation.export import export_saved_model
 
     directory = tmp_path_factory.mktemp("export")
@@ -187,15 +189,20 @@ def served(models, tmp_path_factory):
             models[arch], directory / arch, beam_width=beam_width
         )
     models["luong"].save(directory / "luong.keras")
-    cli = run_cli(
-        "export",
-        str(directory / "luong.keras"),
-        str(directory / "cli"),
-        "--beam-width",
-        str(CLI_BEAM_WIDTH),
-        expect=None,
-    )
-    if cli.returncode == 0:
+    # In this process (the console script is run by the main-job tests):
+    # a module fixture cannot take `capsys`, so the output is redirected.
+    output, errors = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(errors):
+        status = cli.main(
+            [
+                "export",
+                str(directory / "luong.keras"),
+                str(directory / "cli"),
+                "--beam-width",
+                str(CLI_BEAM_WIDTH),
+            ]
+        )
+    if status == 0:
         exports["cli"] = str(directory / "cli")
     request = {
         "texts": TEXTS,
@@ -215,7 +222,12 @@ def served(models, tmp_path_factory):
     report = json.loads((directory / "report.json").read_text())
     with np.load(directory / "arrays.npz") as arrays:
         report["arrays"] = dict(arrays)
-    report["cli_process"] = cli
+    report["cli"] = {
+        **report.get("cli", {}),
+        "status": status,
+        "stdout": output.getvalue(),
+        "stderr": errors.getvalue(),
+    }
     report["cli_directory"] = directory / "cli"
     return report
 
@@ -346,11 +358,11 @@ def test_tokenizer_truncates_without_a_python_callback_on_request():
 
 @requires_tensorflow
 def test_cli_export_writes_a_working_saved_model(models, served):
-    cli = served["cli_process"]
-    assert cli.returncode == 0, cli.stderr[-3000:]
+    cli = served["cli"]
+    assert cli["status"] == 0, cli["stderr"][-3000:]
     assert (served["cli_directory"] / "saved_model.pb").is_file()
-    assert f"SavedModel written to {served['cli_directory']}" in cli.stdout
-    assert "tf.saved_model.load(" in cli.stdout
+    assert f"SavedModel written to {served['cli_directory']}" in cli["stdout"]
+    assert "tf.saved_model.load(" in cli["stdout"]
     expected = models["luong"].translate(TEXTS, beam_width=CLI_BEAM_WIDTH)
     assert served["cli"]["translation"] == expected
 
