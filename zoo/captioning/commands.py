@@ -9,8 +9,10 @@ import pathlib
 
 import numpy as np
 
+from zoo.captioning.options import BEAM_WIDTH
 from zoo.captioning.options import DATA_OPTIONS
 from zoo.captioning.options import EVALUATION_SPLITS
+from zoo.captioning.options import LENGTH_PENALTY
 from zoo.commands import Argument
 from zoo.commands import Command
 from zoo.commands import ItemErrors
@@ -238,7 +240,7 @@ def evaluate_captioner(model, args):
             model,
             split,
             beam_width,
-            0.7 if beam_width > 1 else 0.0,
+            args.length_penalty if beam_width > 1 else 0.0,
             model.image_size,
         )
         results[beam_width] = scores
@@ -293,8 +295,8 @@ def export_captioner_command(model, config):
 # What `caption` decodes with, and so what `export` serves: a default
 # export captions as a default `caption` does.
 CAPTION_DECODING_OPTIONS = (
-    beam_width_option(3, "the captions"),
-    length_penalty_option(0.7),
+    beam_width_option(BEAM_WIDTH, "the captions"),
+    length_penalty_option(LENGTH_PENALTY),
     max_length_option("caption"),
 )
 
@@ -323,8 +325,9 @@ EVALUATE_OPTIONS = DATA_OPTIONS + (
         choices=EVALUATION_SPLITS,
     ),
     beam_width_option(
-        4, "the evaluation's beam search (greedy is reported too)"
+        BEAM_WIDTH, "the evaluation's beam search (greedy is reported too)"
     ),
+    length_penalty_option(LENGTH_PENALTY),
     max_examples_option("Evaluate the first N test images only."),
     SEED_OPTION,
 )

@@ -5,9 +5,15 @@
 `OPTIONS`.
 """
 
+from zoo.decoding_options import beam_width_option
+from zoo.decoding_options import length_penalty_option
 from zoo.options import Option
 
 EVALUATION_SPLITS = ("test", "valid+test")
+# One beam search for every command: what training reports, `evaluate`
+# scores, `caption` prints and `export` serves by default.
+BEAM_WIDTH = 3
+LENGTH_PENALTY = 0.7
 
 DATA_OPTIONS = (
     Option(
@@ -148,20 +154,10 @@ OPTIONS = DATA_OPTIONS + (
         "(quick runs); default: all.",
         positive=True,
     ),
-    Option(
-        "beam_width",
-        int,
-        3,
-        "Beam width of the evaluation's beam search (greedy is reported too).",
-        positive=True,
+    beam_width_option(
+        BEAM_WIDTH, "the evaluation's beam search (greedy is reported too)"
     ),
-    Option(
-        "length_penalty",
-        float,
-        0.7,
-        "GNMT length normalization alpha of beam search.",
-        minimum=0.0,
-    ),
+    length_penalty_option(LENGTH_PENALTY),
     Option(
         "epochs",
         int,
