@@ -16,6 +16,7 @@ from zoo.decoding_options import max_length_option
 from zoo.inputs import checked_utf8
 from zoo.inputs import command_texts
 from zoo.options import Option
+from zoo.summarization.options import BEAM_WIDTH
 from zoo.summarization.options import DATA_OPTIONS
 from zoo.summarization.options import DECODING_OPTIONS
 from zoo.summarization.options import LENGTH_PENALTY_OPTION
@@ -229,7 +230,7 @@ EVALUATE_OPTIONS = (
 # The decoding flags of `summarize` and `export`, declared once: an
 # export decodes as `summarize` does with the same flags and defaults.
 SUMMARY_DECODING_OPTIONS = (
-    beam_width_option(4, "the summaries"),
+    beam_width_option(BEAM_WIDTH, "the summaries"),
     LENGTH_PENALTY_OPTION,
     NO_REPEAT_NGRAM_SIZE_OPTION,
     max_length_option("summary"),

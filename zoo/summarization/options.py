@@ -6,6 +6,7 @@
 `summarize` and `export` the length penalty and n-gram blocking.
 """
 
+from zoo.decoding_options import beam_width_option
 from zoo.decoding_options import length_penalty_option
 from zoo.options import Option
 from zoo.summarization.model import ARCHITECTURES
@@ -37,6 +38,9 @@ DATA_OPTIONS = (
     ),
 )
 
+# One beam search for every command: what training reports, `evaluate`
+# scores, `summarize` prints and `export` serves by default.
+BEAM_WIDTH = 4
 LENGTH_PENALTY_OPTION = length_penalty_option(1.0)
 
 NO_REPEAT_NGRAM_SIZE_OPTION = Option(
@@ -49,12 +53,8 @@ NO_REPEAT_NGRAM_SIZE_OPTION = Option(
 )
 
 DECODING_OPTIONS = (
-    Option(
-        "beam_width",
-        int,
-        4,
-        "Beam width of the evaluation's beam search (greedy is reported too).",
-        positive=True,
+    beam_width_option(
+        BEAM_WIDTH, "the evaluation's beam search (greedy is reported too)"
     ),
     LENGTH_PENALTY_OPTION,
     NO_REPEAT_NGRAM_SIZE_OPTION,

@@ -12,11 +12,12 @@ from zoo.decoding_options import beam_width_option
 from zoo.decoding_options import max_examples_option
 from zoo.decoding_options import max_length_option
 from zoo.inputs import command_texts
+from zoo.translation.options import BEAM_WIDTH
 from zoo.translation.options import DATA_OPTIONS
 
 EVALUATE_OPTIONS = DATA_OPTIONS + (
     beam_width_option(
-        4, "the evaluation's beam search (greedy is reported too)"
+        BEAM_WIDTH, "the evaluation's beam search (greedy is reported too)"
     ),
     max_examples_option(
         "As given to train (for the embedded dates the test dates follow "
@@ -26,10 +27,10 @@ EVALUATE_OPTIONS = DATA_OPTIONS + (
     SEED_OPTION,
 )
 
-TRANSLATE_OPTIONS = (beam_width_option(1, "the translations"),)
+TRANSLATE_OPTIONS = (beam_width_option(BEAM_WIDTH, "the translations"),)
 
 EXPORT_OPTIONS = (
-    beam_width_option(1, "the exported decoder"),
+    beam_width_option(BEAM_WIDTH, "the exported decoder"),
     max_length_option("translation"),
 )
 

@@ -161,6 +161,11 @@ def _model_arguments_help():
     )
 
 
+# One beam search for every command: training reports greedy and this
+# beam width, `evaluate` scores it, `translate` prints and `export` serves
+# it by default.
+BEAM_WIDTH = 4
+
 # Where the data comes from; `evaluate` reads the test split with them too.
 DATA_OPTIONS = (
     Option(

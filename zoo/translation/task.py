@@ -25,6 +25,7 @@ from zoo.translation.decoding import compile_decoder
 from zoo.translation.decoding import translate_pairs
 from zoo.translation.losses import MaskedSparseCrossentropy
 from zoo.translation.losses import masked_accuracy
+from zoo.translation.options import BEAM_WIDTH
 from zoo.translation.options import OPTIONS
 from zoo.translation.options import check_model_arguments
 from zoo.translation.scoring import bleu_by_source_length
@@ -244,7 +245,10 @@ class TranslationTask(Task):
         sources = [source for source, _ in test_pairs]
         references = [target for _, target in test_pairs]
         results = {"arch": self.config.arch}
-        for name, beam_width in (("greedy", 1), ("beam4", 4)):
+        for name, beam_width in (
+            ("greedy", 1),
+            (f"beam{BEAM_WIDTH}", BEAM_WIDTH),
+        ):
             results[name], hypotheses = self._decode_and_score(
                 model, test_pairs, beam_width
             )
@@ -293,7 +297,7 @@ class TranslationTask(Task):
     def print_results(cls, results):
         """Prints the test scores, training speed and sample translations."""
         print(f"test scores ({SCORING}):")
-        for name in ("greedy", "beam4"):
+        for name in ("greedy", f"beam{BEAM_WIDTH}"):
             scores = results[name]
             print(
                 f"test {name}: exact match {scores['exact_match']:.1%}, "

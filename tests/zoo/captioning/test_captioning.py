@@ -483,15 +483,3 @@ def test_coco_instances_give_attention_correctness(tmp_path):
     value = box_correctness(split, ["a dog runs"], attention, None)
     assert value == pytest.approx(0.7)
 
-
-def test_every_command_decodes_with_one_default_beam_search():
-    from zoo.captioning.task import CaptioningTask
-
-    defaults = {"train": CaptioningTask.options}
-    defaults.update(
-        (command.name, command.options) for command in CaptioningTask.commands
-    )
-    for name in ("train", "evaluate", "caption", "export"):
-        options = {option.name: option.default for option in defaults[name]}
-        assert options["beam_width"] == 3, name
-        assert options["length_penalty"] == 0.7, name

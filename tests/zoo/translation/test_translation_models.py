@@ -181,7 +181,9 @@ def test_cli_main_job_with_a_tiny_budget(trained_dates_model, capsys):
         capsys, "translate", trained_dates_model["model_path"], "9 may 2018"
     )
     assert status == 0
-    assert len(translated.strip().splitlines()) == 1
+    # One line per text (after one epoch, beam 4 may well translate to an
+    # empty line).
+    assert len(translated.splitlines()) == 1
 
 
 def test_cli_prints_samples_and_scores_as_text(capsys):
