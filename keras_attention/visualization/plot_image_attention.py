@@ -5,13 +5,18 @@ panel (titled with the title, or "image"), then for every generated word
 the picture with the attention of that decoding step over the grid of
 image regions (e.g. the 14 x 14 cells of a CNN feature map) upsampled
 bilinearly to the picture's size and blended over it, titled with the
-word. Each map is scaled by its own maximum and coloured with the colormap
-(with the default `"gray"` the most attended pixels are whitened,
-unattended ones darkened); panel pixels are
-`(1 - alpha) * picture + alpha * cmap(map / max(map))`. Upsampling and
+word. Panel pixels are `(1 - alpha) * picture + alpha * cmap(map / peak)`
+(with the default `"gray"` colormap the most attended pixels are
+whitened, unattended ones darkened). With `scale="caption"` (the default)
+`peak` is the largest weight of the whole caption: every panel is on one
+absolute scale, shown by a colour bar under the panels with the level of
+uniform attention (`1 / L` over `L` cells) marked, so a word that looks
+everywhere shows as an even wash, not a spotlight. With `scale="word"`
+each map is scaled by its own maximum, as in the paper's figures (a
+nearly flat map then looks as peaked as a sharp one). Upsampling and
 blending happen in NumPy, so the pixels do not depend on Matplotlib's
 renderer; Matplotlib (imported on the first drawing, never through
-`pyplot`) only lays out the panels and titles.
+`pyplot`) only lays out the panels, titles and colour bar.
 
 With an `alignment`, the reference cells of each word (e.g. the cells of
 the box of the object the word names) are outlined on its panel, one
@@ -45,6 +50,9 @@ _MAX_ASPECT = 4.0
 # Long captions shrink the panels so that the figure stays at most this
 # many inches wide and high (2400 pixels at the default dpi).
 _MAX_FIGURE_SIDE = 24.0
+# Room under the panels for the colour bar of `scale="caption"`.
+_COLORBAR_INCHES = 0.7
+SCALES = ("caption", "word")
 
 
 def _upsample_bilinear(grid_values, height, width):
@@ -77,21 +85,28 @@ def _upsample_bilinear(grid_values, height, width):
     return rows @ grid_values @ columns.T
 
 
-def _blend(picture, attention_map, alpha, colormap):
-    """`picture` with `colormap(attention_map / max)` blended over it.
+def _blend(picture, attention_map, alpha, colormap, peak):
+    """`picture` with `colormap(attention_map / peak)` blended over it.
 
-    Each map is scaled by its own maximum, as in the figures of the paper:
-    the most attended pixels take the top colour of the colormap and pixels
+    Weights of `peak` take the top colour of the colormap and pixels
     without attention the bottom one.
     """
-    peak = float(np.max(attention_map))
-    scaled = attention_map / peak if peak > 0 else np.zeros_like(attention_map)
+    scaled = (
+        np.clip(attention_map / peak, 0.0, 1.0)
+        if peak > 0
+        else np.zeros_like(attention_map)
+    )
     overlay = colormap(scaled)[..., :3]
     blended = (1.0 - alpha) * picture + alpha * overlay
     return np.clip(np.round(blended * 255.0), 0, 255).astype(np.uint8)
 
 
-def _check_arguments(columns, alpha, dpi):
+def _check_arguments(columns, alpha, dpi, scale):
+    if scale not in SCALES:
+        raise ValueError(
+            f"`scale` must be one of {SCALES} (one scale for the caption, "
+            f"or each word's own). Received: scale={scale!r}"
+        )
     if (
         isinstance(columns, bool)
         or not isinstance(columns, numbers.Integral)
@@ -144,7 +159,7 @@ def _image_sample(image, attention, words, grid_shape, alignment):
     return image
 
 
-def _layout(picture, num_panels, columns):
+def _layout(picture, num_panels, columns, scale):
     """`(rows, columns, figsize, panel_width_inches)` of the panel grid."""
     columns = min(columns, num_panels)
     rows = math.ceil(num_panels / columns)
@@ -152,6 +167,8 @@ def _layout(picture, num_panels, columns):
     aspect = min(max(height / width, _MIN_ASPECT), _MAX_ASPECT)
     figure_width = columns * _PANEL_INCHES
     figure_height = rows * (_PANEL_INCHES * aspect + _TITLE_INCHES)
+    if scale == "caption":
+        figure_height += _COLORBAR_INCHES
     scale = min(
         1.0,
         _MAX_FIGURE_SIDE / figure_width,
@@ -165,7 +182,24 @@ def _layout(picture, num_panels, columns):
     )
 
 
-def _draw_panels(figure, sample, layout, alpha, cmap, title):
+def _draw_colorbar(figure, axes, colormap, peak, num_cells):
+    """A colour bar under `axes` from 0 to `peak`, uniform attention marked."""
+    matplotlib = import_optional("matplotlib", _FEATURE)
+    mappable = matplotlib.cm.ScalarMappable(
+        norm=matplotlib.colors.Normalize(0.0, peak), cmap=colormap
+    )
+    bar = figure.colorbar(
+        mappable, ax=axes, location="bottom", shrink=0.8, aspect=40
+    )
+    uniform = 1.0 / num_cells
+    bar.set_ticks(sorted({0.0, peak, *([uniform] if uniform < peak else [])}))
+    bar.set_label(
+        f"attention weight (uniform over {num_cells} cells: {uniform:.3g})"
+    )
+    return bar
+
+
+def _draw_panels(figure, sample, layout, alpha, cmap, title, scale):
     matplotlib = import_optional("matplotlib", _FEATURE)
     colormap = matplotlib.colormaps.get_cmap(cmap)
     rows, columns, _, panel_inches = layout
@@ -183,14 +217,19 @@ def _draw_panels(figure, sample, layout, alpha, cmap, title):
 
     pixels = np.round(picture * 255.0).astype(np.uint8)
     title = sample.title_text(title)
-    panel(0, pixels, "image" if title is None else title)
+    axes = [panel(0, pixels, "image" if title is None else title)]
+    caption_peak = float(np.max(sample.attention, initial=0.0))
     for step, label in enumerate(sample.output_tokens):
         attention_map = _upsample_bilinear(
             sample.attention[step].reshape(grid), height, width
         )
+        peak = caption_peak if scale == "caption" else np.max(attention_map)
         ax = panel(
-            step + 1, _blend(picture, attention_map, alpha, colormap), label
+            step + 1,
+            _blend(picture, attention_map, alpha, colormap, float(peak)),
+            label,
         )
+        axes.append(ax)
         alignment = sample.alignment
         if alignment is not None and alignment[step].any():
             _figure.draw_outlines(
@@ -201,6 +240,8 @@ def _draw_panels(figure, sample, layout, alpha, cmap, title):
                 cell_width=width / grid[1],
                 cell_height=height / grid[0],
             )
+    if scale == "caption" and caption_peak > 0:
+        _draw_colorbar(figure, axes, colormap, caption_peak, grid[0] * grid[1])
 
 
 def plot_image_attention(
@@ -214,6 +255,7 @@ def plot_image_attention(
     alignment=None,
     title=None,
     dpi=100,
+    scale="caption",
 ):
     """Draws where an image captioner looked for every generated word.
 
@@ -247,10 +289,14 @@ def plot_image_attention(
         title: Title of the picture panel (replacing the sample's);
             `"image"` when there is none.
         dpi: Pixels per inch of the figure; must be > 0.
+        scale: `"caption"`: every panel from 0 to the caption's largest
+            weight, with a colour bar; `"word"`: each panel from 0 to its
+            own largest weight (the paper's figures), no colour bar.
 
     Returns:
         The `matplotlib.figure.Figure`. `figure.axes[0]` holds the picture
-        and `figure.axes[t + 1]` the panel of `words[t]`.
+        and `figure.axes[t + 1]` the panel of `words[t]`; with
+        `scale="caption"` the colour bar's axes come last.
 
     Example:
 
@@ -261,11 +307,13 @@ def plot_image_attention(
     figure.savefig("attention.png")
     ```
     """
-    _check_arguments(columns, alpha, dpi)
+    _check_arguments(columns, alpha, dpi, scale)
     sample = _image_sample(image, attention, words, grid_shape, alignment)
-    layout = _layout(sample.image, len(sample.output_tokens) + 1, columns)
+    layout = _layout(
+        sample.image, len(sample.output_tokens) + 1, columns, scale
+    )
     figure, _ = _figure.new_figure(layout[2], dpi=dpi, feature=_FEATURE)
-    _draw_panels(figure, sample, layout, alpha, cmap, title)
+    _draw_panels(figure, sample, layout, alpha, cmap, title, scale)
     return figure
 
 
@@ -280,6 +328,7 @@ def image_attention_to_image(
     alignment=None,
     title=None,
     dpi=100,
+    scale="caption",
 ):
     """Renders the panels of `plot_image_attention` to an RGB image array.
 
@@ -302,6 +351,8 @@ def image_attention_to_image(
             outline.
         title: Title of the picture panel (`"image"` when there is none).
         dpi: Pixels per inch of the rendered image; must be > 0.
+        scale: `"caption"` (one scale and a colour bar) or `"word"` (each
+            panel by its own maximum).
 
     Returns:
         A `uint8` NumPy array of shape `[height, width, 3]` (RGB), ready
@@ -316,12 +367,16 @@ def image_attention_to_image(
     pixels.dtype, pixels.shape[-1]  # (dtype('uint8'), 3)
     ```
     """
-    _check_arguments(columns, alpha, dpi)
+    _check_arguments(columns, alpha, dpi, scale)
     sample = _image_sample(image, attention, words, grid_shape, alignment)
-    layout = _layout(sample.image, len(sample.output_tokens) + 1, columns)
+    layout = _layout(
+        sample.image, len(sample.output_tokens) + 1, columns, scale
+    )
     figure, canvas = _figure.new_figure(layout[2], dpi=dpi, feature=_FEATURE)
     return _figure.render_to_array(
         figure,
         canvas,
-        lambda figure: _draw_panels(figure, sample, layout, alpha, cmap, title),
+        lambda figure: _draw_panels(
+            figure, sample, layout, alpha, cmap, title, scale
+        ),
     )

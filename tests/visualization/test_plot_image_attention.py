@@ -136,13 +136,15 @@ def test_panel_count_titles_and_rows():
     )
 
     assert isinstance(figure.canvas, FigureCanvasAgg)
-    assert [ax.get_title() for ax in figure.axes] == ["sample 0", *WORDS]
-    # 4 panels of 2 a row.
-    assert {ax.get_subplotspec().get_geometry()[:2] for ax in figure.axes} == {
+    # 4 panels of 2 a row, then the colour bar.
+    panels = figure.axes[:4]
+    assert [ax.get_title() for ax in panels] == ["sample 0", *WORDS]
+    assert {ax.get_subplotspec().get_geometry()[:2] for ax in panels} == {
         (2, 2)
     }
+    assert len(figure.axes) == 5
     np.testing.assert_array_equal(figure.axes[0].images[0].get_array(), GRAY)
-    untitled = plot_image_attention(GRAY, attention[:1], ["x"])
+    untitled = plot_image_attention(GRAY, attention[:1], ["x"], scale="word")
     assert [ax.get_title() for ax in untitled.axes] == ["image", "x"]
     assert untitled.axes[0].get_subplotspec().get_geometry()[:2] == (1, 2)
 
@@ -211,7 +213,8 @@ def test_extra_attention_rows_are_cropped():
     figure = plot_image_attention(GRAY, padded, ["a", "b"])
     cropped = plot_image_attention(GRAY, padded[:2], ["a", "b"])
 
-    assert len(figure.axes) == 3
+    # The picture, two panels and the colour bar.
+    assert len(figure.axes) == 4
     for word_index in range(2):
         np.testing.assert_array_equal(
             _panel_pixels(figure, word_index),
@@ -233,7 +236,7 @@ def test_alignment_outlines_the_reference_cells_of_each_word():
         GRAY, attention, WORDS, grid_shape=grid, alignment=alignment
     )
 
-    panels = figure.axes[1:]
+    panels = figure.axes[1:4]
     assert not figure.axes[0].patches
     assert [len(ax.patches) for ax in panels] == [1, 0, 2]
     assert all(isinstance(patch, Rectangle) for patch in panels[2].patches)
@@ -253,7 +256,7 @@ def test_alignment_outlines_the_reference_cells_of_each_word():
         grid_shape=grid,
         alignment=alignment.reshape(4, 6),
     )
-    assert [len(ax.patches) for ax in flat.axes[1:]] == [1, 0, 2]
+    assert [len(ax.patches) for ax in flat.axes[1:4]] == [1, 0, 2]
 
 
 def test_rendered_alignment_draws_the_outline_colour():
@@ -344,3 +347,30 @@ def test_without_matplotlib_names_the_feature_and_extra(monkeypatch):
         plot_image_attention(GRAY, np.full((1, 4), 0.25), ["x"])
     assert "plot_image_attention needs `matplotlib`" in str(info.value)
     assert "keras-attention-zoo[plot]" in str(info.value)
+
+
+def test_caption_scale_is_shared_and_word_scale_is_each_panels_own():
+    # Word 0 looks everywhere (uniform over 4 cells); word 1 at one cell.
+    attention = np.array([[0.25, 0.25, 0.25, 0.25], [0.0, 0.0, 0.0, 1.0]])
+    picture = np.zeros((4, 4, 3), "uint8")
+    shared = plot_image_attention(picture, attention, ["a", "b"], alpha=1.0)
+    own = plot_image_attention(
+        picture, attention, ["a", "b"], alpha=1.0, scale="word"
+    )
+    # One scale, 0 to the caption's largest weight (1.0): the uniform map
+    # is an even quarter of white, not full white as on its own scale.
+    np.testing.assert_allclose(_panel_pixels(shared, 0), 0.25 * 255, atol=1.5)
+    np.testing.assert_allclose(_panel_pixels(own, 0), 255, atol=1.5)
+    np.testing.assert_array_equal(
+        _panel_pixels(shared, 1), _panel_pixels(own, 1)
+    )
+    # The colour bar: 0 to the peak, the uniform level 1/4 marked.
+    colorbar = shared.axes[-1]
+    assert list(colorbar.get_xticks()) == [0.0, 0.25, 1.0]
+    assert "uniform over 4 cells: 0.25" in colorbar.get_xlabel()
+    assert len(own.axes) == 3
+
+
+def test_bad_scale_names_the_choices():
+    with pytest.raises(ValueError, match="`scale` must be one of"):
+        plot_image_attention(GRAY, np.full((1, 4), 0.25), ["x"], scale="max")
