@@ -22,11 +22,8 @@ from zoo.summarization.data import EncodedSplit
 from zoo.summarization.data import encode_documents
 from zoo.text.word_vocabulary import END_ID
 from zoo.text.word_vocabulary import PAD_ID
-
-# A generated token counts as copied when the model is more likely to copy
-# than to generate at its step (or when it is an unknown word, which only
-# copying can produce).
-COPY_THRESHOLD = 0.5
+from zoo.text.word_vocabulary import START_ID
+from zoo.text.word_vocabulary import UNKNOWN_ID
 
 
 def _decoder(model, settings, num_rows):
@@ -147,9 +144,10 @@ def summarize_texts(
     Returns:
         A list with a dict per document: `"summary"` (tokens joined by
         spaces), `"tokens"` (the generated tokens, then `"<end>"` when
-        the summary ended before the limit), `"copied"` (per token: an
-        unknown word copied from the source, or `p_gen` below 0.5 for a
-        word of the source), `"p_gen"` `[len(tokens)]`, `"attention"`
+        the summary ended before the limit), `"copied"` (per token: the
+        word's copy probability exceeds its generation probability, the
+        two terms of See et al.'s eq. 9; always for an unknown word, which
+        only copying gives), `"p_gen"` `[len(tokens)]`, `"attention"`
         `[len(tokens), len(source_tokens)]`, `"coverage"`
         `[len(source_tokens)]` (the attention summed over the summary),
         `"source_tokens"` (the tokens the model read) and `"truncated"`
@@ -180,6 +178,7 @@ def summarize_texts(
     )
     source_tokens = _source_tokens(model, [texts[i] for i in readable])
     truncated = encoded.source_lengths >= model.max_source_length
+    copies = copy_wins(model, encoded, outputs["sequences"], batch_size)
     summaries = [_empty_summary() for _ in texts]
     for row, index in enumerate(readable):
         summaries[index] = _explained_summary(
@@ -190,8 +189,62 @@ def summarize_texts(
             outputs["p_gen"][row],
             source_tokens[row],
             bool(truncated[row]),
+            copies[row],
         )
     return summaries
+
+
+def copy_wins(model, encoded, sequences, batch_size=32):
+    """Whether each decoded token was more likely copied than generated.
+
+    See et al.'s eq. 9 splits a word's probability into generating it,
+    `p_gen * P_vocab(w)`, and copying it, `(1 - p_gen) * sum_i a_i` over
+    the source positions holding `w`; the decoder's step with the decoded
+    sequence fed back (teacher forcing reproduces the decoding's states)
+    gives both terms for the word it chose.
+
+    Returns:
+        A bool NumPy array `[N, T]` like `sequences` (False after the end).
+    """
+    sequences = np.asarray(sequences)
+    size = model.word_vocabulary.size
+    fed_back = np.where(sequences >= size, UNKNOWN_ID, sequences)
+    decoder_inputs = np.concatenate(
+        [np.full((len(sequences), 1), START_ID), fed_back[:, :-1]], axis=1
+    ).astype("int32")
+    wins = []
+    for start in range(0, len(sequences), batch_size):
+        rows = slice(start, start + batch_size)
+        outputs = model(
+            {
+                "source_ids": encoded.source_ids[rows],
+                "extended_ids": encoded.extended_ids[rows],
+                "decoder_inputs": decoder_inputs[rows],
+            }
+        )
+        wins.append(
+            _copy_beats_generation(
+                outputs, encoded.extended_ids[rows], sequences[rows], size
+            )
+        )
+    return np.concatenate(wins) if wins else np.zeros((0, 0), bool)
+
+
+def _copy_beats_generation(outputs, extended_ids, sequences, size):
+    probabilities = keras.ops.convert_to_numpy(
+        keras.ops.softmax(outputs["logits"], axis=-1)
+    )
+    attention = keras.ops.convert_to_numpy(outputs["attention"])
+    p_gen = keras.ops.convert_to_numpy(outputs["p_gen"])
+    in_vocabulary = sequences < size
+    chosen = np.take_along_axis(
+        probabilities, np.minimum(sequences, size - 1)[..., None], axis=-1
+    )[..., 0]
+    generation = np.where(in_vocabulary, p_gen * chosen, 0.0)
+    # [N, T, S]: the source positions that hold each step's word.
+    holds = extended_ids[:, None, :] == sequences[:, :, None]
+    copy = (1.0 - p_gen) * np.sum(attention * holds, axis=-1)
+    return (copy > generation) & (sequences != PAD_ID)
 
 
 def _empty_summary():
@@ -227,17 +280,15 @@ def _source_tokens(model, texts):
 
 
 def _explained_summary(
-    model, ids, oov_words, attention, p_gen, source_tokens, truncated
+    model, ids, oov_words, attention, p_gen, source_tokens, truncated, copies
 ):
     words, copied_unknown = model.word_vocabulary.decode_tokens(ids, oov_words)
     ended = not reached_length_limit(np.asarray(ids)[None])[0]
     tokens = list(words) + (["<end>"] if ended else [])
     steps = len(tokens)
-    source = set(source_tokens)
     p_gen = np.asarray(p_gen[:steps], np.float32)
     copied = [
-        bool(copied_unknown[index])
-        or (words[index] in source and p_gen[index] < COPY_THRESHOLD)
+        bool(copied_unknown[index]) or bool(copies[index])
         for index in range(len(words))
     ] + [False] * (steps - len(words))
     weights = np.asarray(attention[:steps, : len(source_tokens)], np.float32)

@@ -482,4 +482,3 @@ def test_coco_instances_give_attention_correctness(tmp_path):
     split = splits["test"].select([0])
     value = box_correctness(split, ["a dog runs"], attention, None)
     assert value == pytest.approx(0.7)
-

@@ -325,3 +325,49 @@ def test_training_and_beam_search_run_on_jax():
     assert result["backend"] == "jax"
     assert result["losses"][1] < result["losses"][0]
     assert result["tokens"] >= 1 and result["source_length"] > 5
+
+
+def test_copied_means_copying_outweighs_generating_the_word():
+    # Hand-worked eq. 9 terms; vocabulary of 5 ids, 6 is an unknown word.
+    # Step 2's word is in the source with p_gen 0.3 < 0.5, but generating
+    # it (0.3 * 0.9) outweighs copying it (0.7 * 0.2): not copied.
+    sequences = np.array([[4, 6, 3, 4, 0]])
+    extended_ids = np.array([[4, 6, 0]])
+    p_gen = np.array([[0.4, 0.9, 0.5, 0.3, 0.5]])
+    # P_vocab of each step's word (id 6 has none: uniform), the rest of
+    # each distribution spread over the other ids.
+    chosen = np.array([0.5, 0.2, 0.8, 0.9, 0.5])
+    probabilities = np.repeat(((1 - chosen) / 4)[None, :, None], 5, axis=-1)
+    for step, word in enumerate(sequences[0]):
+        probabilities[0, step, min(word, 4)] = chosen[step]
+    attention = np.array(
+        [
+            [
+                [0.5, 0.3, 0.2],  # copy 0.6 * 0.5 = 0.3 > gen 0.4 * 0.5
+                [0.2, 0.3, 0.5],  # unknown: copy 0.1 * 0.3 > gen 0
+                [0.4, 0.4, 0.2],  # id 3 is not in the source: copy 0
+                [0.2, 0.3, 0.5],  # copy 0.7 * 0.2 < gen 0.3 * 0.9
+                [0.3, 0.3, 0.4],  # padding after the end
+            ]
+        ]
+    )
+    outputs = {
+        "logits": np.log(probabilities),
+        "attention": attention,
+        "p_gen": p_gen,
+    }
+    wins = inference._copy_beats_generation(outputs, extended_ids, sequences, 5)
+    np.testing.assert_array_equal(wins, [[True, True, False, False, False]])
+
+
+def test_a_model_that_generates_marks_nothing_copied():
+    keras.utils.set_random_seed(2)
+    _, _, model, _ = tiny_setup("pointer-generator", False)
+    document = "the council met on monday and the mayor spoke"
+    inference.summarize_texts(model, [document], max_length=4)
+    # p_gen = sigmoid(50): every word generated, none copied, even where
+    # it occurs in the source.
+    model.pointer_generator.bias.assign(np.array([50.0], "float32"))
+    (summary,) = inference.summarize_texts(model, [document], max_length=4)
+    assert summary["p_gen"].min() > 0.999
+    assert not any(summary["copied"])
