@@ -164,6 +164,7 @@ def evaluate_summarizer(model, args):
     """
     from zoo.summarization import inference
     from zoo.summarization.task import SCORING
+    from zoo.summarization.task import format_baselines
     from zoo.summarization.task import format_scores
     from zoo.summarization.task import load_splits
 
@@ -176,10 +177,10 @@ def evaluate_summarizer(model, args):
         examples = examples[: args.max_examples]
         names = None if names is None else names[: len(examples)]
     lead = inference.lead_scores(examples, args.lead_words)
+    lead3 = inference.lead3_scores(examples, model.max_summary_length)
     print(f"test scores ({SCORING}):")
     print(
-        f"lead-{args.lead_words}: ROUGE-1/2/L {lead['rouge1']:.1f}/"
-        f"{lead['rouge2']:.1f}/{lead['rougeL']:.1f}"
+        format_baselines(lead3, model.max_summary_length, lead, args.lead_words)
     )
     results = {}
     for beam_width in sorted({1, args.beam_width}):

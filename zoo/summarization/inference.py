@@ -6,6 +6,7 @@ rather than copying), the final coverage (the attention summed over the
 summary) and which tokens were copied.
 """
 
+import re
 import time
 
 import keras
@@ -309,6 +310,23 @@ def lead(text, num_words=30):
     return " ".join(text.split()[:num_words])
 
 
+# A sentence ends at ".", "!" or "?" (attached to its word or not) before
+# whitespace.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def lead_sentences(text, num_sentences=3, max_words=None):
+    """The lead-3 baseline: the document's first sentences, length-matched.
+
+    The standard extractive baseline of news summarization (See et al.
+    2017, table 1). Cut to `max_words` words (the summaries' length
+    limit), so that it is compared with the model at the same length.
+    """
+    sentences = _SENTENCE_END.split(text.strip())[:num_sentences]
+    words = " ".join(sentences).split()
+    return " ".join(words if max_words is None else words[:max_words])
+
+
 def name_copy_rate(summaries, names):
     """The share of names found verbatim (as whole words) in the summaries.
 
@@ -387,6 +405,13 @@ def evaluate_examples(
 def lead_scores(examples, num_words=30):
     """`summary_scores` of the lead baseline on `examples`."""
     leads = [lead(example.text, num_words) for example in examples]
+    references = [list(example.references) for example in examples]
+    return summary_scores(leads, references)
+
+
+def lead3_scores(examples, max_words):
+    """`summary_scores` of lead-3 cut to `max_words` words on `examples`."""
+    leads = [lead_sentences(example.text, 3, max_words) for example in examples]
     references = [list(example.references) for example in examples]
     return summary_scores(leads, references)
 

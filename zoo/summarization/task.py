@@ -212,8 +212,10 @@ class SummarizationTask(Task):
 
         Returns:
             A dict with `"greedy"` and `f"beam{beam_width}"` (the scores of
-            `inference.evaluate_examples`), `"lead"` (the lead baseline's
-            ROUGE), `"reference_repetition"`, `"samples"` (three greedy
+            `inference.evaluate_examples`), `"lead3"` (the ROUGE of the
+            first three sentences cut to `"lead3_words"`, the model's
+            summary length), `"lead"` (of the first `"lead_words"`
+            words), `"reference_repetition"`, `"samples"` (three greedy
             summaries with their documents and references),
             `"vocabulary_size"`, `"num_truncated_documents"` and
             `"scoring"`.
@@ -227,6 +229,8 @@ class SummarizationTask(Task):
         results = {
             "scoring": SCORING,
             "vocabulary_size": self.vocabulary.size,
+            "lead3": inference.lead3_scores(examples, model.max_summary_length),
+            "lead3_words": model.max_summary_length,
             "lead": inference.lead_scores(examples, config.lead_words),
             "lead_words": config.lead_words,
             "reference_repetition": inference.reference_repetition(examples),
@@ -259,10 +263,13 @@ class SummarizationTask(Task):
     def print_results(cls, results):
         """Prints ROUGE, copy and repetition rates, speed and samples."""
         print(f"test scores ({SCORING}):")
-        lead = results["lead"]
         print(
-            f"lead-{results['lead_words']}: ROUGE-1/2/L "
-            f"{lead['rouge1']:.1f}/{lead['rouge2']:.1f}/{lead['rougeL']:.1f}"
+            format_baselines(
+                results["lead3"],
+                results["lead3_words"],
+                results["lead"],
+                results["lead_words"],
+            )
         )
         for name, scores in results.items():
             if name == "greedy" or name.startswith("beam"):
@@ -277,6 +284,21 @@ class SummarizationTask(Task):
             print(f"  document: {_shorten(sample['document'])}")
             print(f"  summary: {sample['summary']}")
             print(f"  reference: {sample['references'][0]}")
+
+
+def format_baselines(lead3, lead3_words, lead, lead_words):
+    """The lead baselines' lines: lead-3 at the summaries' length, lead-N."""
+
+    def rouge(scores):
+        return (
+            f"ROUGE-1/2/L {scores['rouge1']:.1f}/{scores['rouge2']:.1f}/"
+            f"{scores['rougeL']:.1f}"
+        )
+
+    return (
+        f"lead-3 sentences (at most {lead3_words} words, the summaries' "
+        f"limit): {rouge(lead3)}\nlead-{lead_words}: {rouge(lead)}"
+    )
 
 
 def format_scores(name, scores):

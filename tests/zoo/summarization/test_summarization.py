@@ -63,6 +63,9 @@ def trained_model(trained_run):
 def test_main_job_prints_rouge_copy_rate_samples_and_tensorboard(trained_run):
     output, logdir, model_path = trained_run
     assert "lead-30: ROUGE-1/2/L" in output
+    assert "lead-3 sentences (at most 24 words, the summaries' limit)" in (
+        output
+    )
     assert "greedy: ROUGE-1/2/L" in output and "beam2: ROUGE-1/2/L" in output
     assert "unseen names copied" in output
     assert "sample summaries (greedy):" in output
@@ -74,6 +77,7 @@ def test_main_job_prints_rouge_copy_rate_samples_and_tensorboard(trained_run):
         assert name in greedy
     assert greedy["num_documents"] == 16
     assert set(evaluation["lead"]) >= {"rouge1", "rouge2", "rougeL"}
+    assert set(evaluation["lead3"]) >= {"rouge1", "rouge2", "rougeL"}
 
 
 def test_tensorboard_holds_heatmaps_p_gen_coverage_and_rouge(trained_run):
@@ -248,6 +252,7 @@ def test_evaluate_cli_prints_lead_and_scores(trained_run, capsys):
     )
     assert status == 0
     assert "lead-30: ROUGE-1/2/L" in output
+    assert "lead-3 sentences" in output
     assert "beam 1: ROUGE-1/2/L" in output and "beam 2: ROUGE-1/2/L" in output
     assert "(8 documents)" in output
 
@@ -371,3 +376,16 @@ def test_a_model_that_generates_marks_nothing_copied():
     (summary,) = inference.summarize_texts(model, [document], max_length=4)
     assert summary["p_gen"].min() > 0.999
     assert not any(summary["copied"])
+
+
+def test_lead_sentences_are_the_first_three_cut_to_the_limit():
+    text = "the mayor spoke . voters cheered! Was it fair? yes . no ."
+    assert inference.lead_sentences(text) == (
+        "the mayor spoke . voters cheered! Was it fair?"
+    )
+    assert inference.lead_sentences(text, max_words=5) == (
+        "the mayor spoke . voters"
+    )
+    assert inference.lead_sentences("no end mark at all") == (
+        "no end mark at all"
+    )
