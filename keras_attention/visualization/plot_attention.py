@@ -29,6 +29,12 @@ axis is labelled and the numbers fit their cells at 5 points or more. The
 strips are inset axes of the heatmap (`ax.child_axes`), held at a fixed
 size in inches next to it.
 
+`max_source_tokens` keeps long sources legible: a source longer than it
+is drawn with only its `max_source_tokens` most attended columns (the
+largest column sums of the attention), in source order, each labelled
+`"{position}:{token}"`, the x axis label saying how many of how many are
+shown; `alignment` and `source_values` keep the same columns.
+
 `marked_outputs` marks output tokens, e.g. the words copied from the
 source: their y tick labels are bold and red, and the y axis label becomes
 `"Generated tokens (bold: copied)"` (unchanged when no token is marked).
@@ -43,7 +49,9 @@ References:
       `p_gen` (Eq. 8), coverage (Eq. 10).
 """
 
+import dataclasses
 import math
+import numbers
 
 import numpy as np
 
@@ -120,6 +128,48 @@ def _heatmap_sample(weights, source_tokens, target_tokens, **fields):
     return sample
 
 
+def _most_attended_columns(sample, max_source_tokens):
+    """The sample cut to its `max_source_tokens` most attended columns.
+
+    Returns:
+        `(sample, x_label)`: the sample itself and `"Source tokens"` when
+        it is short enough.
+    """
+    if max_source_tokens is not None and (
+        isinstance(max_source_tokens, bool)
+        or not isinstance(max_source_tokens, numbers.Integral)
+        or max_source_tokens < 1
+    ):
+        raise ValueError(
+            "`max_source_tokens` must be a positive integer or None. "
+            f"Received: max_source_tokens={max_source_tokens!r}"
+        )
+    total = len(sample.source_tokens)
+    if max_source_tokens is None or total <= max_source_tokens:
+        return sample, "Source tokens"
+    attention = np.asarray(sample.attention)
+    order = np.argsort(-attention.sum(axis=0), kind="stable")
+    keep = np.sort(order[:max_source_tokens])
+    cut = {
+        "source_tokens": [
+            f"{index}:{sample.source_tokens[index]}" for index in keep
+        ],
+        "attention": attention[:, keep],
+    }
+    if sample.alignment is not None:
+        cut["alignment"] = np.asarray(sample.alignment)[:, keep]
+    if sample.source_values:
+        cut["source_values"] = {
+            label: np.asarray(values)[keep]
+            for label, values in sample.source_values.items()
+        }
+    label = (
+        f"Source tokens (the {max_source_tokens} most attended of {total}, "
+        "position:token)"
+    )
+    return dataclasses.replace(sample, **cut), label
+
+
 def _figure_size(sample):
     """Figure size in inches, with room for value columns and rows."""
     width = len(sample.source_tokens) * _INCHES_PER_TOKEN + _EXTRA_WIDTH
@@ -151,7 +201,7 @@ def _tick_layout(axis_inches, num_tokens):
     return min(max(font_size, _MIN_FONT_SIZE), _MAX_FONT_SIZE), label_every
 
 
-def _label_sources(axes, tokens, font_size, label_every):
+def _label_sources(axes, tokens, font_size, label_every, x_label):
     positions = np.arange(len(tokens))[::label_every]
     axes.set_xticks(positions)
     # `parse_math=False`: tokens such as "$" or "$x$" must show verbatim
@@ -162,7 +212,7 @@ def _label_sources(axes, tokens, font_size, label_every):
         fontsize=font_size,
         parse_math=False,
     )
-    axes.set_xlabel("Source tokens")
+    axes.set_xlabel(x_label)
 
 
 def _label_outputs(ax, tokens, marks, font_size, label_every):
@@ -181,7 +231,7 @@ def _label_outputs(ax, tokens, marks, font_size, label_every):
     ax.set_ylabel(f"Generated tokens ({_MARKED_NOTE})")
 
 
-def _draw(ax, sample, title, cmap):
+def _draw(ax, sample, title, cmap, x_label="Source tokens"):
     """Draws the heatmap of a one-head token `sample` on `ax`."""
     image = ax.imshow(
         sample.attention,
@@ -223,7 +273,7 @@ def _draw(ax, sample, title, cmap):
             x_every,
         )
         ax.tick_params(axis="x", bottom=False, labelbottom=False)
-    _label_sources(source_axes, sample.source_tokens, x_font, x_every)
+    _label_sources(source_axes, sample.source_tokens, x_font, x_every, x_label)
     _label_outputs(
         ax, sample.output_tokens, sample.marked_outputs, y_font, y_every
     )
@@ -244,6 +294,7 @@ def plot_attention(
     output_values=None,
     source_values=None,
     marked_outputs=None,
+    max_source_tokens=None,
 ):
     """Draws one attention matrix as a heatmap with token labels.
 
@@ -280,6 +331,8 @@ def plot_attention(
             `{"coverage": coverage}`; drawn as rows below the heatmap.
         marked_outputs: Optional sequence of `len(target_tokens)` bools
             (or 0/1); the `True` tokens get bold red tick labels.
+        max_source_tokens: Optional positive integer: a longer source is
+            drawn with only its most attended columns (module docstring).
 
     Returns:
         The `matplotlib.axes.Axes` holding the heatmap.
@@ -320,10 +373,11 @@ def plot_attention(
         source_values=source_values,
         marked_outputs=marked_outputs,
     )
+    sample, x_label = _most_attended_columns(sample, max_source_tokens)
     if ax is None:
         figure, _ = _figure.new_figure(_figure_size(sample))
         ax = figure.add_subplot()
-    return _draw(ax, sample, title, cmap)
+    return _draw(ax, sample, title, cmap, x_label)
 
 
 def attention_to_image(
@@ -337,6 +391,7 @@ def attention_to_image(
     output_values=None,
     source_values=None,
     marked_outputs=None,
+    max_source_tokens=None,
 ):
     """Renders an attention heatmap to an RGB image array.
 
@@ -364,6 +419,9 @@ def attention_to_image(
             drawn as rows below the heatmap, see `plot_attention`.
         marked_outputs: Optional `[len(target_tokens)]` bools; marked
             tokens get bold red labels, see `plot_attention`.
+        max_source_tokens: Optional positive integer: only the most
+            attended source columns of a longer source, see
+            `plot_attention`.
 
     Returns:
         A `uint8` NumPy array of shape `[height, width, 3]` (RGB), ready
@@ -394,9 +452,12 @@ def attention_to_image(
         source_values=source_values,
         marked_outputs=marked_outputs,
     )
+    sample, x_label = _most_attended_columns(sample, max_source_tokens)
     figure, canvas = _figure.new_figure(_figure_size(sample), dpi=dpi)
     return _figure.render_to_array(
         figure,
         canvas,
-        lambda figure: _draw(figure.add_subplot(), sample, title, cmap),
+        lambda figure: _draw(
+            figure.add_subplot(), sample, title, cmap, x_label
+        ),
     )

@@ -232,3 +232,53 @@ def test_scalar_tensor_and_array_tokens_show_as_text():
     assert _tick_texts(ax.get_xticklabels()) == ["ich", "bin", "müde", "7"]
     with pytest.raises(ValueError, match="single string.*list"):
         plot_attention(np.eye(3, 4), [["ich"], "b", "c", "d"], TARGET)
+
+
+def test_long_sources_keep_their_most_attended_columns():
+    # Column sums 0.2, 0.9, 0.1, 0.6, 0.2: the two most attended are the
+    # second and the fourth source tokens, drawn in source order.
+    weights = np.array(
+        [[0.1, 0.8, 0.0, 0.1, 0.0], [0.1, 0.1, 0.1, 0.5, 0.2]], "float32"
+    )
+    sources = ["a", "b", "c", "d", "e"]
+    alignment = np.zeros((2, 5), bool)
+    alignment[0, 1] = alignment[1, 4] = True
+    ax = plot_attention(
+        weights,
+        sources,
+        ["x", "y"],
+        alignment=alignment,
+        source_values={"coverage": weights.sum(axis=0)},
+        max_source_tokens=2,
+    )
+    np.testing.assert_array_equal(
+        np.asarray(ax.images[0].get_array()), weights[:, [1, 3]]
+    )
+    (strip,) = ax.child_axes
+    assert [label.get_text() for label in strip.get_xticklabels()] == [
+        "1:b",
+        "3:d",
+    ]
+    assert strip.get_xlabel() == (
+        "Source tokens (the 2 most attended of 5, position:token)"
+    )
+    np.testing.assert_allclose(
+        np.asarray(strip.images[0].get_array()).ravel(), [0.9, 0.6]
+    )
+    # Only the kept reference cell (x, b) is outlined; (y, e) was cut.
+    assert len(ax.patches) == 1
+    # A source that fits is drawn whole, labelled as before.
+    whole = plot_attention(weights, sources, ["x", "y"], max_source_tokens=5)
+    assert whole.get_xlabel() == "Source tokens"
+    assert np.asarray(whole.images[0].get_array()).shape == (2, 5)
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.0, True, "3"])
+def test_bad_max_source_tokens_raise(value):
+    with pytest.raises(ValueError, match="`max_source_tokens` must be"):
+        attention_to_image(
+            np.full((1, 3), 1 / 3),
+            ["a", "b", "c"],
+            ["x"],
+            max_source_tokens=value,
+        )

@@ -124,6 +124,11 @@ def run_summarize(model, args):
         print(f"attention heatmaps written to {written}")
 
 
+# A heatmap of a long document shows its most attended source tokens
+# only, so that each keeps a readable label (16 inches for 60 columns).
+HEATMAP_SOURCE_TOKENS = 60
+
+
 def heatmap_name(number):
     """The file name of the heatmap of the `number`-th summary (from 1)."""
     return f"summary_{number}.png"
@@ -150,6 +155,7 @@ def write_attention_images(directory, summaries, inputs=()):
             output_values={"p_gen": summary["p_gen"]},
             source_values={"coverage": summary["coverage"]},
             marked_outputs=summary["copied"],
+            max_source_tokens=HEATMAP_SOURCE_TOKENS,
         )
         images.append((heatmap_name(number), image))
     write_images(directory, images, inputs=inputs)

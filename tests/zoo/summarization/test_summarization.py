@@ -389,3 +389,35 @@ def test_lead_sentences_are_the_first_three_cut_to_the_limit():
     assert inference.lead_sentences("no end mark at all") == (
         "no end mark at all"
     )
+
+
+def test_heatmaps_of_long_documents_show_the_most_attended_tokens(tmp_path):
+    import PIL.Image
+
+    from keras_attention.visualization import attention_to_image
+    from zoo.summarization import commands
+
+    rng = np.random.default_rng(0)
+    attention = rng.dirichlet(np.ones(100), size=3).astype("float32")
+    summary = {
+        "tokens": ["a", "b", "<end>"],
+        "source_tokens": [f"w{index}" for index in range(100)],
+        "attention": attention,
+        "p_gen": np.array([0.2, 0.9, 0.5], "float32"),
+        "coverage": attention.sum(axis=0),
+        "copied": [True, False, False],
+    }
+    commands.write_attention_images(tmp_path, [summary])
+    written = np.asarray(PIL.Image.open(tmp_path / "summary_1.png"))[..., :3]
+    expected = attention_to_image(
+        attention,
+        summary["source_tokens"],
+        summary["tokens"],
+        title="summary 1",
+        output_values={"p_gen": summary["p_gen"]},
+        source_values={"coverage": summary["coverage"]},
+        marked_outputs=summary["copied"],
+        max_source_tokens=commands.HEATMAP_SOURCE_TOKENS,
+    )
+    assert commands.HEATMAP_SOURCE_TOKENS < 100
+    np.testing.assert_array_equal(written, expected)
