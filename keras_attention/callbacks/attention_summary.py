@@ -199,6 +199,10 @@ class AttentionSummary(keras.callbacks.Callback):
         alignments: Optional sequence with one reference alignment per
             decoded sample, each a `[T_out, T_src]` array or `None`; see
             "Alignments" above.
+        max_source_tokens: Optional positive integer: token heatmaps of
+            longer sources draw only their most attended source columns
+            (`plot_attention`'s `max_source_tokens`), e.g. 60 for articles
+            of hundreds of tokens.
 
     Example:
 
@@ -289,6 +293,7 @@ class AttentionSummary(keras.callbacks.Callback):
         write_on_train_begin=False,
         image_dpi=100,
         alignments=None,
+        max_source_tokens=None,
     ):
         super().__init__()
         if not callable(decode_fn):
@@ -322,6 +327,9 @@ class AttentionSummary(keras.callbacks.Callback):
         self.write_on_train_begin = write_on_train_begin
         self.image_dpi = image_dpi
         self.alignments = _decoded.check_alignments(alignments)
+        if max_source_tokens is not None:
+            _check_count(max_source_tokens, "max_source_tokens", 1)
+        self.max_source_tokens = max_source_tokens
         self._writer = None
 
     @property
@@ -461,5 +469,6 @@ class AttentionSummary(keras.callbacks.Callback):
                         sample.select(layer_name, head),
                         title=head_title,
                         dpi=self.image_dpi,
+                        max_source_tokens=self.max_source_tokens,
                     ),
                 )

@@ -141,6 +141,29 @@ def test_writes_images_text_and_scalars_per_epoch(tmp_path):
     assert callback._writer is None
 
 
+def test_long_sources_keep_their_most_attended_columns(tmp_path):
+    callback = AttentionSummary(
+        _fixed_decode_fn, "samples", tmp_path, max_source_tokens=2
+    )
+    callback.on_epoch_end(0)
+    callback.on_train_end()
+
+    events = _read_run(tmp_path / "attention")
+    stored = events["attention/sample_1/head_0"][1][-1][1]
+    expected = attention_to_image(
+        ONE_HOT_HEADS[0],
+        SOURCES[1],
+        OUTPUTS[1],
+        title="sample 1, head 0",
+        max_source_tokens=2,
+    )
+    np.testing.assert_array_equal(_decode_png(stored), expected)
+    whole = attention_to_image(
+        ONE_HOT_HEADS[0], SOURCES[1], OUTPUTS[1], title="sample 1, head 0"
+    )
+    assert expected.shape != whole.shape or not np.array_equal(expected, whole)
+
+
 def test_bleu_matches_sacrebleu(tmp_path):
     hypotheses = ["the cat sat on the mat", "a dog runs in the park today"]
     references = ["the cat sat on a mat", "a dog runs in the park today"]
@@ -553,6 +576,10 @@ def test_works_in_model_fit(tmp_path):
         ({"decode_fn": "not callable"}, "`decode_fn` must be callable"),
         ({"alignments": "x"}, "`alignments` must be a sequence"),
         ({"alignments": [np.ones(3)]}, r"alignments\[0\]\.shape=\(3,\)"),
+        (
+            {"max_source_tokens": 0},
+            "`max_source_tokens` must be an integer >= 1",
+        ),
     ],
 )
 def test_constructor_validation(tmp_path, kwargs, message):

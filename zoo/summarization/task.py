@@ -15,6 +15,7 @@ import keras
 from zoo.fingerprints import fingerprint
 from zoo.summarization import inference
 from zoo.summarization.commands import COMMANDS
+from zoo.summarization.commands import HEATMAP_SOURCE_TOKENS
 from zoo.summarization.data import encode_examples
 from zoo.summarization.data import make_dataset
 from zoo.summarization.model import Summarizer
@@ -205,6 +206,7 @@ class SummarizationTask(Task):
             "samples": samples,
             "references": [list(example.references) for example in samples],
             "metric": metrics,
+            "max_source_tokens": HEATMAP_SOURCE_TOKENS,
         }
 
     def evaluate(self, model):
