@@ -1,4 +1,5 @@
-"""Checks of the arrays of an `AttentionSample` (used by its constructor).
+"""Checks of the arrays of an `AttentionSample` (used by its constructor)
+and of the plotting functions' arguments.
 
 Every function takes the names its errors give the arguments, so that a
 sample built from `plot_attention(weights, ..., target_tokens)` names
@@ -13,6 +14,23 @@ import keras
 import numpy as np
 
 from keras_attention.visualization.text import token_text
+
+
+def check_positive_int(name, value, meaning=""):
+    """Raises unless `value` is a positive integer (not a bool).
+
+    `meaning` follows "a positive integer" in the message, e.g.
+    `" (panels per row)"`.
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < 1
+    ):
+        raise ValueError(
+            f"`{name}` must be a positive integer{meaning}. "
+            f"Received: {name}={value!r}"
+        )
 
 
 def to_numpy(value):

@@ -51,10 +51,10 @@ References:
 
 import dataclasses
 import math
-import numbers
 
 import numpy as np
 
+from keras_attention.visualization import _checks
 from keras_attention.visualization import _figure
 from keras_attention.visualization import _strips
 from keras_attention.visualization.attention_sample import AttentionSample
@@ -135,14 +135,9 @@ def _most_attended_columns(sample, max_source_tokens):
         `(sample, x_label)`: the sample itself and `"Source tokens"` when
         it is short enough.
     """
-    if max_source_tokens is not None and (
-        isinstance(max_source_tokens, bool)
-        or not isinstance(max_source_tokens, numbers.Integral)
-        or max_source_tokens < 1
-    ):
-        raise ValueError(
-            "`max_source_tokens` must be a positive integer or None. "
-            f"Received: max_source_tokens={max_source_tokens!r}"
+    if max_source_tokens is not None:
+        _checks.check_positive_int(
+            "max_source_tokens", max_source_tokens, " or None"
         )
     total = len(sample.source_tokens)
     if max_source_tokens is None or total <= max_source_tokens:

@@ -36,6 +36,7 @@ import numbers
 import numpy as np
 
 from keras_attention._optional import import_optional
+from keras_attention.visualization import _checks
 from keras_attention.visualization import _figure
 from keras_attention.visualization.attention_sample import AttentionSample
 
@@ -107,15 +108,7 @@ def _check_arguments(columns, alpha, dpi, scale):
             f"`scale` must be one of {SCALES} (one scale for the caption, "
             f"or each word's own). Received: scale={scale!r}"
         )
-    if (
-        isinstance(columns, bool)
-        or not isinstance(columns, numbers.Integral)
-        or columns < 1
-    ):
-        raise ValueError(
-            "`columns` must be a positive integer (panels per row). "
-            f"Received: columns={columns!r}"
-        )
+    _checks.check_positive_int("columns", columns, " (panels per row)")
     if (
         isinstance(alpha, bool)
         or not isinstance(alpha, numbers.Real)
